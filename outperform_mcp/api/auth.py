@@ -1,0 +1,189 @@
+"""Token management: login → access token → rotating refresh token, refreshed ahead of expiry.
+
+``TokenManager`` owns the tokens; ``BearerAuth`` is the httpx ``Auth`` flow that puts the access
+token on each request and, when the API refuses it anyway, refreshes once and replays the request
+(the refused request was not acted on, so replaying is safe even for a send).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import anyio
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from .errors import MalformedResponse, OutPerformError, Unauthorized
+from .models import LoginGrant, TokenGrant
+
+log = logging.getLogger(__name__)
+
+# (path, params) -> parsed JSON object; injected by the client so that errors are mapped in one place.
+GetJson = Callable[[str, dict[str, str]], Awaitable[dict[str, object]]]
+
+
+class RefreshTokenFile:
+    """The refresh token on disk (0600, atomic replace) so a restart does not log in again."""
+
+    def __init__(self, path: Path, *, owner: str) -> None:
+        self.path = path
+        self._owner = owner  # base URL + client id: a token of another account is ignored
+
+    def load(self) -> SecretStr | None:
+        try:
+            record = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(record, dict) or record.get("owner") != self._owner:
+            return None
+        token = record.get("refresh_token")
+        return SecretStr(token) if isinstance(token, str) and token else None
+
+    def save(self, token: SecretStr) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        data = json.dumps({"owner": self._owner, "refresh_token": token.get_secret_value()})
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, self.path)
+
+    def clear(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+class TokenManager:
+    def __init__(
+        self,
+        get_json: GetJson,
+        *,
+        client_id: str,
+        client_secret: SecretStr,
+        refresh_margin: float = 300.0,
+        token_file: RefreshTokenFile | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._get_json = get_json
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._margin = refresh_margin
+        self._file = token_file
+        self._clock = clock
+        self._lock = anyio.Lock()
+        self._access: SecretStr | None = None
+        self._refresh: SecretStr | None = token_file.load() if token_file else None
+        self._refresh_at = 0.0
+        self._expires_at = 0.0
+        self._expires_wall: datetime | None = None
+
+    def __repr__(self) -> str:
+        return f"TokenManager(client_id={self._client_id!r}, valid={self._valid()})"
+
+    @property
+    def expires_at(self) -> datetime | None:
+        """Wall-clock expiry of the current access token (for ``check``; never the token itself)."""
+        return self._expires_wall
+
+    def secrets(self) -> list[str]:
+        """Every secret value currently held, so error text can be scrubbed of them."""
+        held = [self._client_secret, self._access, self._refresh]
+        return [s.get_secret_value() for s in held if s is not None and s.get_secret_value()]
+
+    def _valid(self) -> bool:
+        return self._access is not None and self._clock() < self._refresh_at
+
+    async def access_token(self) -> str:
+        # Fast path without the lock: most calls find a fresh token.
+        if self._access is not None and self._valid():
+            return self._access.get_secret_value()
+        async with self._lock:
+            if self._access is None or not self._valid():
+                await self._renew()
+            assert self._access is not None
+            return self._access.get_secret_value()
+
+    async def refused(self, stale: str) -> str:
+        """The API refused ``stale``: renew unless a concurrent caller already did."""
+        async with self._lock:
+            if self._access is None or self._access.get_secret_value() == stale:
+                await self._renew()
+            assert self._access is not None
+            return self._access.get_secret_value()
+
+    async def _renew(self) -> None:
+        grant: TokenGrant | None = None
+        if self._refresh is not None:
+            try:
+                grant = await self._exchange(self._refresh)
+            except Unauthorized:
+                log.info("refresh token refused; logging in again")
+        if grant is None:
+            grant = await self._exchange(await self._login())
+        now = self._clock()
+        lifetime = max(float(grant.expires_in), 1.0)
+        # Short-lived tokens (tests, odd deployments) cannot afford a 5-minute margin.
+        margin = min(self._margin, lifetime / 5)
+        self._access = SecretStr(grant.access_token)
+        self._refresh = SecretStr(grant.refresh_token)
+        self._expires_at = now + lifetime
+        self._refresh_at = now + lifetime - margin
+        self._expires_wall = datetime.now(UTC) + timedelta(seconds=lifetime)
+        if self._file is not None:
+            try:
+                self._file.save(self._refresh)
+            except OSError as exc:  # a read-only disk must not stop the server
+                log.warning("could not persist the refresh token: %s", exc.strerror)
+
+    async def _login(self) -> SecretStr:
+        params = {"client_id": self._client_id, "client_secret": self._client_secret.get_secret_value()}
+        payload = await self._get_json("oauth_login", params)
+        try:
+            return SecretStr(LoginGrant.model_validate(payload).refresh_token)
+        except ValidationError as exc:
+            raise MalformedResponse("oauth_login answered without a refresh_token") from exc
+
+    async def _exchange(self, refresh: SecretStr) -> TokenGrant:
+        params = {"refresh_token": refresh.get_secret_value(), "client_id": self._client_id}
+        try:
+            payload = await self._get_json("oauth_access", params)
+        except OutPerformError as exc:
+            if exc.status in (401, 403):
+                self._refresh = None
+                if self._file is not None:
+                    self._file.clear()
+                raise Unauthorized("the refresh token was refused") from None
+            raise
+        try:
+            return TokenGrant.model_validate(payload)
+        except ValidationError as exc:
+            raise MalformedResponse("oauth_access answered without a usable access token") from exc
+
+
+class BearerAuth(httpx.Auth):
+    """httpx auth flow: bearer token in, one refresh-and-replay when the token is refused."""
+
+    def __init__(self, tokens: TokenManager) -> None:
+        self._tokens = tokens
+
+    def sync_auth_flow(self, request: httpx.Request) -> object:  # type: ignore[override]
+        raise RuntimeError("BearerAuth is async-only")
+
+    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        token = await self._tokens.access_token()
+        request.headers["Authorization"] = f"Bearer {token}"
+        response = yield request
+        if response.status_code in (401, 403):
+            token = await self._tokens.refused(token)
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request

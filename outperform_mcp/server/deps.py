@@ -1,0 +1,35 @@
+"""What tools need at run time, built once per server run and reached through the MCP context."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mcp.server.mcpserver import Context
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.subscriptions import InMemorySubscriptionBus
+
+from ..api.client import OutPerformClient
+from ..store.db import Store
+from .settings import ServerSettings
+
+
+@dataclass
+class Deps:
+    api: OutPerformClient
+    store: Store
+    settings: ServerSettings = field(default_factory=ServerSettings)
+    # Resource-change events for listening clients (inbox, contacts); publish from anywhere.
+    bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
+    # Where people reach this server's own pages (set once the listener is bound).
+    public_url: str | None = None
+
+
+Ctx = Context[Deps, Any]
+
+
+def deps(ctx: Ctx) -> Deps:
+    state = ctx.request_context.lifespan_context
+    if not isinstance(state, Deps):  # pragma: no cover - a wiring bug, not a user error
+        raise ToolError("server is not initialised")
+    return state

@@ -1,0 +1,85 @@
+"""Running the server: building ``Deps`` from settings and serving stdio or Streamable HTTP.
+
+Features that need plain HTTP routes (the webhook receiver, the approval page) add a provider to
+``ROUTE_PROVIDERS``; over HTTP the routes join ``/mcp`` on one app, and in stdio mode they get a
+loopback listener of their own (``OUTPERFORM_LISTEN_HOST``/``_PORT``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+
+import anyio
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from ..api.client import OutPerformClient
+from ..api.settings import ApiSettings
+from ..store.db import Store
+from .deps import Deps
+from .http import build_http_app
+from .settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+RouteProvider = Callable[[Deps], Sequence[BaseRoute]]
+ROUTE_PROVIDERS: list[RouteProvider] = []
+
+
+def extra_routes(deps: Deps) -> list[BaseRoute]:
+    return [route for provider in ROUTE_PROVIDERS for route in provider(deps)]
+
+
+@asynccontextmanager
+async def open_deps(api_settings: ApiSettings, server_settings: ServerSettings) -> AsyncIterator[Deps]:
+    store = Store(api_settings.data_dir / "outperform.db")
+    try:
+        async with OutPerformClient(api_settings) as api:
+            yield Deps(api=api, store=store, settings=server_settings)
+    finally:
+        store.close()
+
+
+def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
+    # access_log off: URLs can carry the webhook secret as a path segment.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    return uvicorn.Server(config)
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    for srv in getattr(server, "servers", []):
+        for sock in srv.sockets:
+            return int(sock.getsockname()[1])
+    raise RuntimeError("server is not listening")
+
+
+async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> None:
+    app = build_http_app(
+        server,
+        host=host,
+        port=port,
+        allowed_hosts=deps.settings.allowed_hosts,
+        allowed_origins=deps.settings.allowed_origins,
+        extra_routes=extra_routes(deps),
+    )
+    await _uvicorn(app, host, port).serve()
+
+
+async def serve_stdio(server: MCPServer, deps: Deps) -> None:
+    routes = extra_routes(deps)
+    if not routes:
+        await server.run_stdio_async()
+        return
+    side = _uvicorn(Starlette(routes=routes), deps.settings.listen_host, deps.settings.listen_port)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(side.serve)
+        while not side.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+            await anyio.sleep(0.01)
+        deps.public_url = f"http://{deps.settings.listen_host}:{bound_port(side)}"
+        log.info("side listener (approval page, webhook) on %s", deps.public_url)
+        await server.run_stdio_async()
+        side.should_exit = True

@@ -1,0 +1,129 @@
+"""Contacts toolset: search, read, create contacts; list labels."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import anyio
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import BaseModel, Field
+
+from ...api.errors import DuplicateRecord, OutPerformError
+from ...api.models import Contact, Conversation, NewContact
+from ..deps import Ctx, deps
+from ..errors import upstream
+from ..registry import tool
+from ..views import ContactOut, MessageOut, SessionWindow
+from .params import Page, Token
+
+Phone = Annotated[
+    str,
+    Field(
+        pattern=r"^\+?[0-9][0-9 ()-]{6,20}$",
+        description="Phone number with country code, digits only or with + spaces dashes, e.g. +60 12-345 6789",
+    ),
+]
+Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, description="Email address")]
+LabelName = Annotated[str, Field(min_length=1, max_length=60, description="A label name, see list_labels")]
+
+
+class ContactList(BaseModel):
+    items: list[ContactOut]
+    page: int
+    total: int | None = None
+    next_page: int | None = Field(None, description="Pass as page to get more; null when this is the last page")
+
+
+class ContactDetail(ContactOut):
+    window: SessionWindow = Field(description="Whether a free-text message may be sent now")
+    last_message: MessageOut | None = None
+
+
+class LabelOut(BaseModel):
+    name: str
+    contacts: int | None = None
+
+
+class LabelList(BaseModel):
+    labels: list[LabelOut]
+
+
+@tool("contacts", title="Search contacts", read_only=True)
+async def search_contacts(
+    ctx: Ctx,
+    search: Annotated[str | None, Field(max_length=100, description="Part of a name, phone number or email")] = None,
+    label: LabelName | None = None,
+    page: Page = 1,
+    limit: Annotated[int, Field(ge=1, le=50, description="Contacts per page")] = 20,
+) -> ContactList:
+    """Find contacts by name, phone or email, optionally within a label. Use it first to get the
+    token other tools need. Returns one page and next_page when there are more."""
+    with upstream():
+        result = await deps(ctx).api.list_contacts(search=search, label=label, page=page, limit=limit)
+    return ContactList(
+        items=[ContactOut.of(c) for c in result.items],
+        page=result.page,
+        total=result.total,
+        next_page=result.page + 1 if result.has_more else None,
+    )
+
+
+@tool("contacts", title="Get contact", read_only=True)
+async def get_contact(ctx: Ctx, token: Token) -> ContactDetail:
+    """One contact by token, with its labels, the last message and whether the 24-hour
+    WhatsApp window is open (free text allowed) and until when."""
+    api = deps(ctx).api
+    found: list[Contact | None] = []
+    threads: list[list[Conversation]] = []
+
+    async def contact() -> None:
+        found.append(await api.get_contact(token))
+
+    async def thread() -> None:
+        threads.append(await api.list_conversations(prospect_token=token, limit=1))
+
+    with upstream():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(contact)
+            tg.start_soon(thread)
+    person = found[0]
+    if person is None:
+        raise ToolError(f"no contact with token {token}: use search_contacts to find the right token")
+    conv = next((c for c in threads[0] if c.token == token), None)
+    messages = conv.messages if conv else []
+    return ContactDetail(
+        **ContactOut.of(person).model_dump(),
+        window=SessionWindow.from_last_inbound(conv.last_inbound_at if conv else None),
+        last_message=MessageOut.of(messages[-1]) if messages else None,
+    )
+
+
+@tool("contacts", title="Create contact", read_only=False, destructive=False, idempotent=False)
+async def create_contact(
+    ctx: Ctx,
+    name: Annotated[str, Field(min_length=1, max_length=120, description="Full name")],
+    phone: Phone,
+    email: Email | None = None,
+    labels: Annotated[list[LabelName], Field(max_length=10, description="Labels to attach")] = [],  # noqa: B006
+) -> ContactOut:
+    """Add a new contact (lead) to the CRM. Search first: a number that already exists is refused.
+    Returns the new contact with its token."""
+    digits = re.sub(r"[^0-9]", "", phone)
+    hints: dict[type[OutPerformError], str] = {
+        DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
+    }
+    with upstream(hints):
+        created = await deps(ctx).api.create_contact(
+            NewContact(name=name.strip(), phone=digits, email=email, labels=labels)
+        )
+    return ContactOut.of(created)
+
+
+@tool("contacts", title="List labels", read_only=True)
+async def list_labels(ctx: Ctx) -> LabelList:
+    """All labels used to group contacts, with how many contacts carry each. Use a label name
+    to filter search_contacts."""
+    with upstream():
+        labels = await deps(ctx).api.list_labels()
+    return LabelList(labels=[LabelOut(name=label.name, contacts=label.contacts) for label in labels])

@@ -1,0 +1,25 @@
+"""Shared argument types for tools: validated at the edge so bad input gets a clear error."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+
+Token = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="The contact's token (prospect_token), as returned by search_contacts",
+    ),
+]
+Page = Annotated[int, Field(ge=1, le=10_000, description="1-based page number")]
+StartDate = Annotated[date | None, Field(description="Only from this day (YYYY-MM-DD, inclusive)")]
+EndDate = Annotated[date | None, Field(description="Only up to this day (YYYY-MM-DD, inclusive)")]
+
+
+def check_range(start: date | None, end: date | None) -> None:
+    if start and end and end < start:
+        raise ToolError(f"end_date {end} is before start_date {start}: swap them or widen the range")

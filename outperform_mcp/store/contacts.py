@@ -1,0 +1,95 @@
+"""What the server knows locally about each contact: last inbound message and opt-out.
+
+Written by the inbox (every inbound event) and read by the sending guard (24-hour rule, opt-out),
+so a reply opens the window and a "STOP" blocks sends before the API is even asked.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from .db import SCHEMAS
+
+SCHEMAS["contact_state"] = """
+CREATE TABLE IF NOT EXISTS contact_state (
+    phone TEXT PRIMARY KEY,              -- digits only
+    token TEXT,                          -- prospect_token once known
+    last_inbound_at TEXT,                -- ISO 8601 UTC
+    opted_out_at TEXT,
+    opt_out_text TEXT
+);
+CREATE INDEX IF NOT EXISTS contact_state_token ON contact_state(token);
+"""
+
+_OPT_OUT = re.compile(
+    r"^\s*(stop|stop all|unsubscribe|cancel|end|quit|opt[ -]?out|berhenti)\s*[.!]*\s*$"
+    r"|\b(unsubscribe me|stop (messaging|texting|sending|contacting) me|remove me from)\b",
+    re.IGNORECASE,
+)
+
+
+def is_opt_out(text: str) -> bool:
+    """True for messages that ask to stop receiving messages (STOP, unsubscribe and the like)."""
+    return bool(_OPT_OUT.search(text))
+
+
+def digits(phone: str) -> str:
+    return re.sub(r"[^0-9]", "", phone)
+
+
+@dataclass(frozen=True)
+class ContactState:
+    phone: str
+    token: str | None
+    last_inbound_at: datetime | None
+    opted_out_at: datetime | None
+    opt_out_text: str | None
+
+
+def _row(row: sqlite3.Row | None) -> ContactState | None:
+    if row is None:
+        return None
+
+    def ts(value: str | None) -> datetime | None:
+        return datetime.fromisoformat(value) if value else None
+
+    return ContactState(
+        row["phone"], row["token"], ts(row["last_inbound_at"]), ts(row["opted_out_at"]), row["opt_out_text"]
+    )
+
+
+def record_inbound(
+    conn: sqlite3.Connection, *, phone: str, at: datetime, text: str, token: str | None = None
+) -> ContactState:
+    """Note an inbound message: moves the window forward, opts out on STOP-like text."""
+    phone = digits(phone)
+    conn.execute(
+        """INSERT INTO contact_state (phone, token, last_inbound_at) VALUES (?, ?, ?)
+           ON CONFLICT(phone) DO UPDATE SET
+             token = COALESCE(excluded.token, contact_state.token),
+             last_inbound_at = MAX(COALESCE(contact_state.last_inbound_at, ''), excluded.last_inbound_at)""",
+        (phone, token, at.isoformat()),
+    )
+    if is_opt_out(text):
+        conn.execute(
+            "UPDATE contact_state SET opted_out_at = ?, opt_out_text = ? WHERE phone = ? AND opted_out_at IS NULL",
+            (at.isoformat(), text[:200], phone),
+        )
+    state = get_state(conn, phone=phone)
+    assert state is not None
+    return state
+
+
+def link_token(conn: sqlite3.Connection, *, phone: str, token: str) -> None:
+    conn.execute("UPDATE contact_state SET token = ? WHERE phone = ?", (token, digits(phone)))
+
+
+def get_state(conn: sqlite3.Connection, *, phone: str | None = None, token: str | None = None) -> ContactState | None:
+    if phone:
+        return _row(conn.execute("SELECT * FROM contact_state WHERE phone = ?", (digits(phone),)).fetchone())
+    if token:
+        return _row(conn.execute("SELECT * FROM contact_state WHERE token = ?", (token,)).fetchone())
+    return None
