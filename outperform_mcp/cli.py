@@ -16,6 +16,8 @@ from pydantic import ValidationError
 from . import __version__
 from .api.errors import OutPerformError
 from .api.settings import ApiSettings
+from .guard.settings import GuardSettings
+from .server.inbox_settings import InboxSettings
 from .server.settings import ServerSettings
 
 log = logging.getLogger("outperform_mcp")
@@ -58,17 +60,23 @@ def load_settings(*, sandbox: bool = False) -> tuple[ApiSettings, ServerSettings
     problems: list[str] = []
     api: ApiSettings | None = None
     srv: ServerSettings | None = None
-    for cls in (ApiSettings, ServerSettings):
+    for cls in (ApiSettings, ServerSettings, InboxSettings, GuardSettings):
         try:
             obj = cls()
         except ValidationError as exc:
+            bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
             for err in exc.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
                 problems.append(f"OUTPERFORM_{field.upper()}: {err['msg']}")
-            continue
+            if cls is not ApiSettings:
+                continue
+            # Defaults in place of the invalid values, so missing ones are reported in the same message.
+            obj = ApiSettings(
+                **{name: ApiSettings.model_fields[name].get_default(call_default_factory=True) for name in bad}
+            )
         if isinstance(obj, ApiSettings):
             api = obj
-        else:
+        elif isinstance(obj, ServerSettings):
             srv = obj
     if api is not None and not sandbox:
         problems += [f"{name}: not set" for name in api.missing()]
@@ -132,7 +140,8 @@ def run_sandbox(args: argparse.Namespace) -> int:
 async def _check(api_settings: ApiSettings) -> None:
     from .api.client import OutPerformClient
 
-    async with OutPerformClient(api_settings) as api:
+    # A stored refresh token would hide a wrong secret: check logs in afresh.
+    async with OutPerformClient(api_settings, persist_tokens=False) as api:
         await api.check()
         expiry = api.tokens.expires_at
         print(f"credentials OK for client {api_settings.client_id} at {api_settings.base_url}")
@@ -150,7 +159,12 @@ async def _serve(args: argparse.Namespace, api_settings: ApiSettings, srv: Serve
             "or listen on 127.0.0.1"
         )
     selection = Selection(args.toolsets, args.tools, args.exclude_tools, args.read_only)
-    async with open_deps(api_settings, srv) as deps:
+    inbox = InboxSettings()
+    if args.sandbox:  # the emulator's /_sandbox/inbound then reaches this server's webhook receiver
+        from .server.webhook import connect_sandbox
+
+        inbox = await connect_sandbox(api_settings, srv, inbox, http=(args.host, args.port) if args.http else None)
+    async with open_deps(api_settings, srv, inbox) as deps:
         server = build_server(deps, selection)
         if args.http:
             log.warning("serving MCP on http://%s:%s/mcp", args.host, args.port)
@@ -167,6 +181,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "sandbox":
             return run_sandbox(args)
+        if args.sandbox:  # send previews render the emulator's own template bodies
+            os.environ.setdefault(
+                "OUTPERFORM_TEMPLATES_FILE", os.path.join(os.path.dirname(__file__), "sandbox", "templates.json")
+            )
         api_settings, srv = load_settings(sandbox=args.sandbox)
         if args.command == "check":
             if args.sandbox:

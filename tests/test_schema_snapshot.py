@@ -1,0 +1,51 @@
+"""The tool surface is checked in: any change to a name, description, schema or annotation must
+update ``tests/snapshots/tools.json`` on purpose (``UPDATE_SNAPSHOTS=1 pytest tests/test_schema_snapshot.py``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from outperform_mcp.server.app import build_server
+
+from .support import offline_deps
+
+pytestmark = pytest.mark.anyio
+SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
+
+
+async def surface(tmp_path: Path) -> list[dict[str, object]]:
+    async with offline_deps(tmp_path) as deps, Client(build_server(deps)) as client:
+        tools = (await client.list_tools()).tools
+    return [
+        {
+            "name": t.name,
+            "title": t.title,
+            "description": t.description,
+            "annotations": t.annotations.model_dump(by_alias=True, exclude_none=True) if t.annotations else None,
+            "inputSchema": t.input_schema,
+            "outputSchema": t.output_schema,
+        }
+        for t in tools
+    ]
+
+
+async def test_tools_match_snapshot(tmp_path: Path) -> None:
+    current = await surface(tmp_path)
+    text = json.dumps(current, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS"):
+        SNAPSHOT.write_text(text, encoding="utf-8")
+    assert SNAPSHOT.exists(), "no snapshot yet: run UPDATE_SNAPSHOTS=1 pytest tests/test_schema_snapshot.py"
+    assert text == SNAPSHOT.read_text(encoding="utf-8"), (
+        "the tool surface changed: review the diff, then UPDATE_SNAPSHOTS=1 pytest tests/test_schema_snapshot.py"
+    )
+
+
+async def test_tools_list_order_is_deterministic(tmp_path: Path) -> None:
+    first = [t["name"] for t in await surface(tmp_path)]
+    second = [t["name"] for t in await surface(tmp_path)]
+    assert first == second

@@ -1,0 +1,170 @@
+"""The real entry point: stdio subprocess, Streamable HTTP (with and without a bearer token), CLI errors."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import httpx2
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(data_dir),
+        "OUTPERFORM_BASE_URL": emulator.base_url,
+        "OUTPERFORM_CLIENT_ID": emulator.client_id,
+        "OUTPERFORM_CLIENT_SECRET": emulator.client_secret,
+        "OUTPERFORM_INSTANCE_ID": "test-instance",
+        "OUTPERFORM_DATA_DIR": str(data_dir),
+    }
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def http_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "outperform_mcp.cli", "--http", "--port", str(port), *args],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(url, timeout=0.5)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None:
+                    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "server exited") from None
+                import time
+
+                time.sleep(0.05)
+        yield url, proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@asynccontextmanager
+async def http_client(url: str, token: str | None, mode: str) -> AsyncIterator[Client]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx2.AsyncClient(headers=headers, timeout=30) as http:
+        async with Client(streamable_http_client(url, http_client=http), mode=mode) as client:  # type: ignore[arg-type]
+            yield client
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_stdio_subprocess(emulator: Any, tmp_path: Path, mode: str) -> None:
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "outperform_mcp.cli"], env=server_env(emulator, tmp_path), cwd=str(tmp_path)
+    )
+    async with Client(params, mode=mode) as client:
+        names = {t.name for t in (await client.list_tools()).tools}
+        assert {"search_contacts", "get_conversation"} <= names
+        result = await client.call_tool("search_contacts", {"search": "Daniel Lee"})
+        assert result.is_error is False
+        assert result.structured_content
+        assert result.structured_content["items"][0]["name"] == "Daniel Lee"
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_http_without_token_on_loopback(emulator: Any, tmp_path: Path, mode: str) -> None:
+    with http_server(server_env(emulator, tmp_path), tmp_path) as (url, _):
+        async with http_client(url, None, mode) as client:
+            result = await client.call_tool("list_labels", {})
+            assert result.is_error is False
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_http_with_bearer_token(emulator: Any, tmp_path: Path, mode: str) -> None:
+    env = server_env(emulator, tmp_path, OUTPERFORM_MCP_TOKEN="test-mcp-token-123")
+    with http_server(env, tmp_path) as (url, _):
+        assert httpx.post(url, json={}).status_code == 401
+        bad = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"})
+        assert bad.status_code == 401
+        async with http_client(url, "test-mcp-token-123", mode) as client:
+            result = await client.call_tool("list_labels", {})
+            assert result.is_error is False
+        with pytest.raises(BaseException):  # noqa: PT011,B017 - the SDK raises an ExceptionGroup
+            async with http_client(url, "wrong-token", mode) as client:
+                await client.list_tools()
+
+
+async def test_dns_rebinding_protection(emulator: Any, tmp_path: Path) -> None:
+    with http_server(server_env(emulator, tmp_path), tmp_path) as (url, _):
+        response = httpx.post(url, json={}, headers={"Host": "evil.example"})
+        assert response.status_code == 421
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "outperform_mcp.cli", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_missing_settings_stop_start_with_one_message(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "OUTPERFORM_READ_TIMEOUT": "-1"}
+    done = run_cli(env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    for name in ("OUTPERFORM_CLIENT_ID", "OUTPERFORM_CLIENT_SECRET", "OUTPERFORM_READ_TIMEOUT"):
+        assert name in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_refuses_public_http_without_token(emulator: Any, tmp_path: Path) -> None:
+    done = run_cli("--http", "--host", "0.0.0.0", env=server_env(emulator, tmp_path), cwd=tmp_path)  # noqa: S104
+    assert done.returncode == 2
+    assert "OUTPERFORM_MCP_TOKEN" in done.stderr
+
+
+def test_check_prints_expiry_never_the_token(emulator: Any, tmp_path: Path) -> None:
+    done = run_cli("check", env=server_env(emulator, tmp_path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "valid until" in done.stdout
+    assert emulator.client_secret not in done.stdout + done.stderr
+    bad = run_cli("check", env=server_env(emulator, tmp_path, OUTPERFORM_CLIENT_SECRET="wrong"), cwd=tmp_path)
+    assert bad.returncode == 1
+    assert "OUTPERFORM_CLIENT_SECRET" in bad.stderr
+
+
+async def test_sandbox_mode_needs_no_account(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "OUTPERFORM_DATA_DIR": str(tmp_path)}
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "outperform_mcp.cli", "--sandbox"], env=env, cwd=str(tmp_path)
+    )
+    with anyio.fail_after(30):
+        async with Client(params) as client:
+            result = await client.call_tool("search_contacts", {"search": "Aisha"})
+            assert result.is_error is False
