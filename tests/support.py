@@ -37,14 +37,14 @@ async def server_for(
     emulator: Any,
     data_dir: Path,
     *,
-    selection: Selection = Selection(),
+    selection: Selection | None = None,
     server_settings: ServerSettings | None = None,
     **api_overrides: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
     """An MCPServer over real Deps (API client on loopback HTTP, SQLite store in ``data_dir``)."""
     settings = api_settings(emulator, data_dir, **api_overrides)
     async with open_deps(settings, server_settings or ServerSettings()) as deps:
-        yield build_server(deps, selection), deps
+        yield build_server(deps, selection or Selection()), deps
 
 
 @asynccontextmanager

@@ -168,12 +168,11 @@ async def test_prompts_listed_and_rendered(client: Client) -> None:
 
 
 async def test_read_only_and_selection(emulator: Any, tmp_path: Path) -> None:
-    async with server_for(emulator, tmp_path, selection=Selection(read_only=True)) as (server, _):
-        async with Client(server) as c:
-            tools = (await c.list_tools()).tools
-            assert tools
-            assert all(t.annotations and t.annotations.read_only_hint for t in tools)
-            assert "create_contact" not in {t.name for t in tools}
+    async with server_for(emulator, tmp_path, selection=Selection(read_only=True)) as (server, _), Client(server) as c:
+        tools = (await c.list_tools()).tools
+        assert tools
+        assert all(t.annotations and t.annotations.read_only_hint for t in tools)
+        assert "create_contact" not in {t.name for t in tools}
     chosen = Selection(toolsets=("contacts",), exclude=("list_labels",))
     async with server_for(emulator, tmp_path, selection=chosen) as (server, _), Client(server) as c:
         names = {t.name for t in (await c.list_tools()).tools}

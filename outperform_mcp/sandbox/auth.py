@@ -17,6 +17,10 @@ class TokenStore:
         self._refresh: set[str] = set()
         self._access: dict[str, float] = {}
 
+    @property
+    def client_secret(self) -> str:
+        return self._client_secret
+
     def credentials_ok(self, client_id: str | None, client_secret: str | None) -> bool:
         if client_id is None or client_secret is None:
             return False

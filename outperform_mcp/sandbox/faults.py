@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from .operations import OPERATIONS
 
@@ -17,7 +17,11 @@ class FaultRule:
     operation: str
     kind: FaultKind
     remaining: int = 1
-    retry_after: int = 1
+    # Seconds; fractions are allowed so client retry tests stay fast.
+    retry_after: float = 1.0
+
+    def retry_after_header(self) -> str:
+        return str(int(self.retry_after)) if self.retry_after.is_integer() else f"{self.retry_after:g}"
 
     def to_wire(self) -> dict[str, Any]:
         return {
@@ -38,8 +42,8 @@ class FaultRule:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; expected one of {', '.join(FAULT_KINDS)}")
         count = _int(raw.get("count", 1), "count", minimum=1)
-        retry_after = _int(raw.get("retry_after", 1), "retry_after", minimum=0)
-        return cls(operation, cast(FaultKind, kind), count, retry_after)
+        retry_after = _seconds(raw.get("retry_after", 1))
+        return cls(operation, kind, count, retry_after)
 
 
 class FaultPlan:
@@ -95,6 +99,18 @@ class FaultPlan:
             "error_rate": self.error_rate,
             "rules": [rule.to_wire() for rule in self.rules],
         }
+
+
+def _seconds(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError("retry_after must be a number of seconds")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("retry_after must be a number of seconds") from None
+    if not 0 <= seconds <= 3600:
+        raise ValueError("retry_after must be between 0 and 3600 seconds")
+    return seconds
 
 
 def _int(value: object, name: str, *, minimum: int) -> int:

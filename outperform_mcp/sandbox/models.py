@@ -30,9 +30,14 @@ class Message:
     at: datetime
     text: str
     direction: Direction
+    # Messages never change once stored, and strftime dominates list-call time, so the
+    # wire dict is built once. Callers must treat it as read-only.
+    _wire: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_wire(self) -> dict[str, Any]:
-        return {"timestamp": fmt_ts(self.at), "text": self.text, "direction": self.direction, "type": "text"}
+        if self._wire is None:
+            self._wire = {"timestamp": fmt_ts(self.at), "text": self.text, "direction": self.direction, "type": "text"}
+        return self._wire
 
 
 @dataclass(slots=True)

@@ -160,9 +160,7 @@ class _Generator:
             messages.append(Message(opened, rng.choice(txt.INBOUND_OPENERS), "inbound"))
             if rng.random() < 0.5:
                 reply_at = min(opened + timedelta(seconds=rng.randint(60, 1800)), self.now)
-                messages.append(
-                    Message(reply_at, rng.choice(txt.OUTBOUND_REPLIES).format(first=first), "outbound")
-                )
+                messages.append(Message(reply_at, rng.choice(txt.OUTBOUND_REPLIES).format(first=first), "outbound"))
         elif profile == "closed" and rng.random() < 0.2:
             # Recent outbound without a reply: the window is still closed, which trips
             # up clients that look at the last message of either direction.
@@ -204,9 +202,7 @@ class _Generator:
         scripts: dict[str, list[Message]] = {
             DANIEL.name: [
                 msg(9 * _DAY, "Hi, I'm interested in your project", "in"),
-                msg(
-                    9 * _DAY - 600, "Hi Daniel, thanks for reaching out! Would you like the brochure?", "out"
-                ),
+                msg(9 * _DAY - 600, "Hi Daniel, thanks for reaching out! Would you like the brochure?", "out"),
                 msg(2 * _HOUR, "Hi, is the 3-bedroom unit at Mont Kiara still available?", "in"),
             ],
             AISHA.name: [
@@ -293,15 +289,7 @@ class _Generator:
         while len(contacts) < CONTACT_COUNT:
             name = self.name()
             roll = self.rng.random()
-            profile = (
-                "open"
-                if roll < 0.155
-                else "closed"
-                if roll < 0.70
-                else "outbound_only"
-                if roll < 0.80
-                else ""
-            )
+            profile = "open" if roll < 0.155 else "closed" if roll < 0.70 else "outbound_only" if roll < 0.80 else ""
             messages = self.history(name.split(" ")[0], profile) if profile else []
             labels = self.labels()
             if random_opt_outs and self.rng.random() < 0.03:

@@ -10,13 +10,17 @@ from typing import Any
 
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 
 from .. import __version__
 from .deps import Deps
 from .http import SCOPE, StaticTokenVerifier
+from .inbox_resources import register_inbox_resources
 from .prompts import load_prompts
 from .registry import selected
 from .resources import register_resources
+from .schema import compact_input, compact_output
+from .tools.messaging import hidden_tools
 
 INSTRUCTIONS = """\
 OutPerform CRM and WhatsApp outreach. Find people with search_contacts (the token it returns
@@ -40,6 +44,26 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     async def lifespan(_: MCPServer) -> AsyncIterator[Deps]:
         yield deps
 
+    selected_tools = selected(
+        toolsets=selection.toolsets or deps.settings.toolsets,
+        include=selection.include,
+        exclude=(*selection.exclude, *hidden_tools(deps.guard)),
+        read_only=selection.read_only or deps.settings.read_only,
+    )
+    tools: list[Tool] = []
+    for t in selected_tools:
+        built = Tool.from_function(
+            t.fn,
+            name=t.name,
+            title=t.title,
+            description=t.description,
+            annotations=t.annotations,
+            structured_output=True,
+        )
+        built.parameters = compact_input(built.parameters)
+        if built.fn_metadata.output_schema is not None:
+            built.fn_metadata.output_schema = compact_output(built.fn_metadata.output_schema)
+        tools.append(built)
     auth: dict[str, Any] = {}
     if deps.settings.mcp_token is not None:
         auth = {
@@ -58,23 +82,10 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         lifespan=lifespan,
         log_level="WARNING",
         subscriptions=deps.bus,
+        tools=tools,
         **auth,
     )
-    tools = selected(
-        toolsets=selection.toolsets or deps.settings.toolsets,
-        include=selection.include,
-        exclude=selection.exclude,
-        read_only=selection.read_only or deps.settings.read_only,
-    )
-    for t in tools:
-        server.add_tool(
-            t.fn,
-            name=t.name,
-            title=t.title,
-            description=t.description,
-            annotations=t.annotations,
-            structured_output=True,
-        )
     register_resources(server, deps)
+    register_inbox_resources(server, deps)
     load_prompts(server, prompts_dir)
     return server

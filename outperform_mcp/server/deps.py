@@ -10,7 +10,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from ..api.client import OutPerformClient
+from ..guard.service import SendService
 from ..store.db import Store
+from .inbox import Inbox
 from .settings import ServerSettings
 
 
@@ -23,6 +25,10 @@ class Deps:
     bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
     # Where people reach this server's own pages (set once the listener is bound).
     public_url: str | None = None
+    # Inbound messages (webhook intake, waiting, notifications); None when not wired.
+    inbox: Inbox | None = None
+    # The sending guard (approvals, policy, journal); None when not wired.
+    guard: SendService | None = None
 
 
 Ctx = Context[Deps, Any]

@@ -19,15 +19,21 @@ from starlette.routing import BaseRoute
 
 from ..api.client import OutPerformClient
 from ..api.settings import ApiSettings
+from ..guard.service import SendService
+from ..guard.settings import GuardSettings
 from ..store.db import Store
+from .approval_page import approval_routes
 from .deps import Deps
 from .http import build_http_app
+from .inbox import Inbox
+from .inbox_settings import InboxSettings
 from .settings import ServerSettings
+from .webhook import webhook_routes
 
 log = logging.getLogger(__name__)
 
 RouteProvider = Callable[[Deps], Sequence[BaseRoute]]
-ROUTE_PROVIDERS: list[RouteProvider] = []
+ROUTE_PROVIDERS: list[RouteProvider] = [webhook_routes, approval_routes]
 
 
 def extra_routes(deps: Deps) -> list[BaseRoute]:
@@ -35,11 +41,21 @@ def extra_routes(deps: Deps) -> list[BaseRoute]:
 
 
 @asynccontextmanager
-async def open_deps(api_settings: ApiSettings, server_settings: ServerSettings) -> AsyncIterator[Deps]:
+async def open_deps(
+    api_settings: ApiSettings, server_settings: ServerSettings, inbox_settings: InboxSettings | None = None
+) -> AsyncIterator[Deps]:
     store = Store(api_settings.data_dir / "outperform.db")
     try:
-        async with OutPerformClient(api_settings) as api:
-            yield Deps(api=api, store=store, settings=server_settings)
+        async with OutPerformClient(api_settings) as api, anyio.create_task_group() as services:
+            deps = Deps(api=api, store=store, settings=server_settings)
+            deps.guard = SendService(api, store, GuardSettings())
+            await deps.guard.start()
+            deps.inbox = Inbox(store, deps.bus, api, inbox_settings or InboxSettings())
+            await services.start(deps.inbox.run)
+            try:
+                yield deps
+            finally:
+                services.cancel_scope.cancel()
     finally:
         store.close()
 
@@ -66,6 +82,7 @@ async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> Non
         allowed_origins=deps.settings.allowed_origins,
         extra_routes=extra_routes(deps),
     )
+    deps.public_url = deps.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     await _uvicorn(app, host, port).serve()
 
 

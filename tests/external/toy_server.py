@@ -2,7 +2,7 @@
 
 Usage:
     python tests/external/toy_server.py stdio
-    python tests/external/toy_server.py http PORT [--stateless] [--json-response]
+    python tests/external/toy_server.py http PORT [--stateless] [--json-response] [--host HOST]
 
 If TOY_BEARER_TOKEN is set in the environment, the HTTP endpoint requires
 ``Authorization: Bearer $TOY_BEARER_TOKEN`` (the token never appears on argv).
@@ -16,13 +16,12 @@ import os
 import sys
 from typing import Annotated
 
-from pydantic import BaseModel, Field
-
 from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel, Field
 
 READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
@@ -112,9 +111,11 @@ def main(argv: list[str]) -> int:
         mcp.run()
         return 0
     port = int(argv[1]) if len(argv) > 1 else 8765
+    # --host 0.0.0.0 turns the SDK's DNS-rebinding protection off (negative test).
+    host = argv[argv.index("--host") + 1] if "--host" in argv else "127.0.0.1"
     mcp.run(
         "streamable-http",
-        host="127.0.0.1",
+        host=host,
         port=port,
         streamable_http_path="/mcp",
         stateless_http="--stateless" in argv,

@@ -1,5 +1,5 @@
 """Tool modules; importing this package declares every tool in the registry."""
 
-from . import contacts, conversations
+from . import contacts, conversations, inbox, messaging
 
-MODULES = (contacts, conversations)
+MODULES = (contacts, conversations, inbox, messaging)

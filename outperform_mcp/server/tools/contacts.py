@@ -21,11 +21,11 @@ Phone = Annotated[
     str,
     Field(
         pattern=r"^\+?[0-9][0-9 ()-]{6,20}$",
-        description="Phone number with country code, digits only or with + spaces dashes, e.g. +60 12-345 6789",
+        description="With country code, e.g. +60 12-345 6789",
     ),
 ]
 Email = Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254, description="Email address")]
-LabelName = Annotated[str, Field(min_length=1, max_length=60, description="A label name, see list_labels")]
+LabelName = Annotated[str, Field(min_length=1, max_length=60, description="Label name")]
 
 
 class ContactList(BaseModel):
@@ -52,13 +52,13 @@ class LabelList(BaseModel):
 @tool("contacts", title="Search contacts", read_only=True)
 async def search_contacts(
     ctx: Ctx,
-    search: Annotated[str | None, Field(max_length=100, description="Part of a name, phone number or email")] = None,
+    search: Annotated[str | None, Field(max_length=100, description="Name, phone or email fragment")] = None,
     label: LabelName | None = None,
     page: Page = 1,
     limit: Annotated[int, Field(ge=1, le=50, description="Contacts per page")] = 20,
 ) -> ContactList:
-    """Find contacts by name, phone or email, optionally within a label. Use it first to get the
-    token other tools need. Returns one page and next_page when there are more."""
+    """Find contacts by name, phone or email, optionally by label. Gives the token other tools
+    need; next_page is set when there is more."""
     with upstream():
         result = await deps(ctx).api.list_contacts(search=search, label=label, page=page, limit=limit)
     return ContactList(
@@ -71,8 +71,8 @@ async def search_contacts(
 
 @tool("contacts", title="Get contact", read_only=True)
 async def get_contact(ctx: Ctx, token: Token) -> ContactDetail:
-    """One contact by token, with its labels, the last message and whether the 24-hour
-    WhatsApp window is open (free text allowed) and until when."""
+    """One contact: labels, last message, and whether the 24-hour window is open (free text
+    allowed) and until when."""
     api = deps(ctx).api
     found: list[Contact | None] = []
     threads: list[list[Conversation]] = []
@@ -107,8 +107,8 @@ async def create_contact(
     email: Email | None = None,
     labels: Annotated[list[LabelName], Field(max_length=10, description="Labels to attach")] = [],  # noqa: B006
 ) -> ContactOut:
-    """Add a new contact (lead) to the CRM. Search first: a number that already exists is refused.
-    Returns the new contact with its token."""
+    """Add a contact (lead). Search first: an existing number is refused. Returns it with its
+    token."""
     digits = re.sub(r"[^0-9]", "", phone)
     hints: dict[type[OutPerformError], str] = {
         DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
@@ -122,8 +122,7 @@ async def create_contact(
 
 @tool("contacts", title="List labels", read_only=True)
 async def list_labels(ctx: Ctx) -> LabelList:
-    """All labels used to group contacts, with how many contacts carry each. Use a label name
-    to filter search_contacts."""
+    """All contact labels with how many contacts carry each (filter search_contacts by one)."""
     with upstream():
         labels = await deps(ctx).api.list_labels()
     return LabelList(labels=[LabelOut(name=label.name, contacts=label.contacts) for label in labels])

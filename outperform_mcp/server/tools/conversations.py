@@ -69,12 +69,12 @@ class ChatbotList(BaseModel):
 async def get_conversation(
     ctx: Ctx,
     token: Token,
-    limit: Annotated[int, Field(ge=1, le=200, description="How many of the latest messages")] = 30,
+    limit: Annotated[int, Field(ge=1, le=200, description="Latest messages to show")] = 30,
     start_date: StartDate = None,
     end_date: EndDate = None,
 ) -> ConversationOut:
-    """A contact's WhatsApp thread: the latest messages in time order (newest last), optionally
-    within dates, and whether the 24-hour window is open. Use before replying or calling."""
+    """A contact's WhatsApp thread, newest last, optionally within dates, and whether the
+    24-hour window is open."""
     check_range(start_date, end_date)
     with upstream():
         threads = await deps(ctx).api.list_conversations(
@@ -105,14 +105,12 @@ async def list_conversations(
     ctx: Ctx,
     start_date: StartDate = None,
     end_date: EndDate = None,
-    awaiting_reply: Annotated[
-        bool, Field(description="Only threads whose last message came from the customer")
-    ] = False,
+    awaiting_reply: Annotated[bool, Field(description="Only threads where the customer wrote last")] = False,
     page: Page = 1,
     limit: PerPage = 20,
 ) -> ConversationList:
-    """Recent WhatsApp threads, most recent first, one line each: who, how many messages and
-    replies in the range, and the start of the last message. Use it for "who replied since…"."""
+    """Recent WhatsApp threads, latest first, one line each: who, message and reply counts in
+    the range, start of the last message."""
     check_range(start_date, end_date)
     with upstream():
         threads = await deps(ctx).api.list_conversations(
@@ -144,12 +142,12 @@ async def list_chatbot_conversations(
     start_date: StartDate = None,
     end_date: EndDate = None,
     sentiment: Annotated[Sentiment | None, Field(description="Only this sentiment")] = None,
-    concluded: Annotated[bool | None, Field(description="Only finished (true) or open (false) ones")] = None,
+    concluded: Annotated[bool | None, Field(description="Finished (true) or open (false)")] = None,
     page: Page = 1,
     limit: PerPage = 20,
 ) -> ChatbotList:
-    """Conversations handled by the chatbot, with sentiment, whether they concluded and a short
-    summary. Use for sentiment reports or to find unhappy customers."""
+    """Chatbot conversations with sentiment, concluded and a short summary: for sentiment
+    reports or finding unhappy customers."""
     check_range(start_date, end_date)
     with upstream():
         rows = await deps(ctx).api.list_chatbot_conversations(

@@ -12,12 +12,12 @@ Token = Annotated[
     str,
     Field(
         pattern=r"^[A-Za-z0-9_-]{8,64}$",
-        description="The contact's token (prospect_token), as returned by search_contacts",
+        description="Contact token (from search_contacts)",
     ),
 ]
-Page = Annotated[int, Field(ge=1, le=10_000, description="1-based page number")]
-StartDate = Annotated[date | None, Field(description="Only from this day (YYYY-MM-DD, inclusive)")]
-EndDate = Annotated[date | None, Field(description="Only up to this day (YYYY-MM-DD, inclusive)")]
+Page = Annotated[int, Field(ge=1, description="Page, from 1")]
+StartDate = Annotated[date | None, Field(description="From this day, inclusive")]
+EndDate = Annotated[date | None, Field(description="Up to this day, inclusive")]
 
 
 def check_range(start: date | None, end: date | None) -> None:

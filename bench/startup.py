@@ -1,0 +1,167 @@
+"""Start-up: spawn a server over stdio, initialize, list tools; time from spawn to the answer.
+
+The client side is raw JSON-RPC lines on the pipes (handshake era, what hosts speak today), so
+no client library cost is in the figure. Ours (``python -m outperform_mcp.cli`` pointed at the
+emulator) runs interleaved with a minimal one-tool ``MCPServer`` (the floor for a Python MCP
+server) and the peer; one warm-up spawn each, then the median of N rounds.
+
+It also checks that nothing reaches the API before the first request (the emulator counts every
+call), and runs ours once under ``python -X importtime`` to name the heaviest imports.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import peer
+from common import BENCH, OUR_STDIO_ARGS, PY, Config, Report, Row, median, ms, ratio, scratch_dir, server_env
+from emulator import EmulatorProcess
+
+PROTOCOL = "2025-11-25"
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": PROTOCOL, "capabilities": {}, "clientInfo": {"name": "bench", "version": "0"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+LIST_TOOLS = {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {}}
+
+
+def _send(pipe: IO[bytes], *messages: dict[str, Any]) -> None:
+    pipe.write(b"".join(json.dumps(m).encode() + b"\n" for m in messages))
+    pipe.flush()
+
+
+def _answer(pipe: IO[bytes], request_id: int) -> dict[str, Any]:
+    while True:
+        line = pipe.readline()
+        if not line:
+            raise RuntimeError("server closed stdout before answering")
+        message = json.loads(line)
+        if message.get("id") == request_id:
+            if "error" in message:
+                raise RuntimeError(f"server error: {message['error']}")
+            return dict(message["result"])
+
+
+def spawn_once(argv: Sequence[str], env: dict[str, str], cwd: Path, *, timeout: float = 60) -> tuple[float, int, str]:
+    """(seconds from spawn to tools/list answered, number of tools, stderr text)."""
+    log_path = cwd / "stderr.log"
+    with log_path.open("wb") as log:
+        start = time.perf_counter()
+        proc = subprocess.Popen([PY, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=cwd)
+    watchdog = threading.Timer(timeout, proc.kill)
+    watchdog.start()
+    try:
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        _send(proc.stdin, INITIALIZE)
+        _answer(proc.stdout, 1)
+        _send(proc.stdin, INITIALIZED, LIST_TOOLS)
+        tools = _answer(proc.stdout, 2)["tools"]
+        elapsed = time.perf_counter() - start
+    except (RuntimeError, ValueError, OSError) as exc:
+        raise RuntimeError(f"{argv}: {exc}: {log_path.read_text(errors='replace')[-2000:]}") from None
+    finally:
+        watchdog.cancel()
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return elapsed, len(tools), log_path.read_text(errors="replace")
+
+
+def heaviest_imports(env: dict[str, str], cwd: Path, top: int = 8) -> tuple[float, list[tuple[float, str]]]:
+    """Total import time of the start-up path and its heaviest top-level packages (cumulative)."""
+    _, _, stderr = spawn_once(("-X", "importtime", *OUR_STDIO_ARGS), env, cwd)
+    packages: dict[str, float] = {}
+    total = 0.0
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        parts = line.split("|")
+        try:
+            cumulative = float(parts[1].strip()) / 1e6
+        except ValueError:
+            continue
+        name = parts[2]
+        if name.startswith(" ") and not name.startswith("  "):  # depth 0: imported by the program itself
+            package = name.strip()
+            packages[package] = packages.get(package, 0.0) + cumulative
+            total += cumulative
+    ranked = sorted(((t, n) for n, t in packages.items()), reverse=True)
+    return total, ranked[:top]
+
+
+def run(emu: EmulatorProcess, cfg: Config, report: Report) -> None:
+    rounds = cfg.pick(5, 15)
+    with scratch_dir() as data_dir:
+        contestants: dict[str, tuple[Sequence[str], dict[str, str]]] = {
+            "ours": (OUR_STDIO_ARGS, server_env(emu, data_dir)),
+            "minimal": ((str(BENCH / "minimal_server.py"),), {"PATH": server_env(emu, data_dir)["PATH"]}),
+        }
+        if peer.available():
+            contestants["peer"] = (peer.STDIO_ARGS, peer.env(emu, data_dir, emu.access_token()))
+        times: dict[str, list[float]] = {name: [] for name in contestants}
+        tools: dict[str, int] = {}
+        api_calls = 0
+        for i in range(rounds + 1):
+            for name, (argv, env) in contestants.items():
+                if name == "ours":
+                    emu.reset_stats()
+                elapsed, count, _ = spawn_once(argv, env, data_dir)
+                if name == "ours":
+                    api_calls += sum(emu.stats().values())
+                tools[name] = count
+                if i > 0:  # round 0 warms the page cache and the bytecode caches
+                    times[name].append(elapsed)
+        total_import, heavy = heaviest_imports(server_env(emu, data_dir), data_dir)
+
+    ours, minimal = median(times["ours"]), median(times["minimal"])
+    report.add(
+        Row(
+            "start-up",
+            f"stdio spawn → tools/list answered ({tools['ours']} tools)",
+            ms(ours, 0),
+            f"minimal MCPServer {ms(minimal, 0)}",
+            ratio(ours, minimal),
+            "≤ 1.25×",
+            ours <= 1.25 * minimal,
+        ),
+        Row(
+            "start-up",
+            "API calls before the first request",
+            str(api_calls),
+            "0",
+            None,
+            "0",
+            api_calls == 0,
+        ),
+    )
+    if "peer" in times:
+        peer_time = median(times["peer"])
+        report.add(
+            Row(
+                "peer",
+                "start-up: ours / peer",
+                ms(ours, 0),
+                f"{peer.NAME} {ms(peer_time, 0)} ({tools['peer']} tools)",
+                ratio(ours, peer_time),
+                "< 1 (better)",
+                ours < peer_time,
+            )
+        )
+    listing = ", ".join(f"{name} {t * 1000:.0f} ms" for t, name in heavy)
+    report.note(f"start-up imports (python -X importtime, top-level, cumulative): {total_import * 1000:.0f} ms; {listing}")

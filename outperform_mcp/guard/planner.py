@@ -1,0 +1,208 @@
+"""Planning a send: validate the draft, resolve every recipient, render the exact texts, flag
+repeats and run the policy. Reads the API and the store; writes nothing."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import anyio
+
+from ..api.client import OutPerformClient
+from ..api.errors import OutPerformError
+from ..api.models import Contact, Conversation
+from ..store import journal
+from ..store.contacts import ContactState, get_state, is_opt_out
+from ..store.db import Store
+from ..textsafe import clean
+from . import policy
+from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, Window, content_key
+from .settings import GuardSettings
+from .templates import Catalogue, TemplateProblem
+
+MAX_TEXT = 4096  # WhatsApp's limit for a text message
+MAX_PARAM = 1024
+_TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
+_LOOKUP_CONCURRENCY = 8
+
+
+def _first_leaf(group: BaseExceptionGroup[OutPerformError]) -> OutPerformError:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+class Planner:
+    def __init__(
+        self,
+        api: OutPerformClient,
+        store: Store,
+        settings: GuardSettings,
+        catalogue: Catalogue,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.settings = settings
+        self.catalogue = catalogue
+        self.clock = clock
+
+    def validate(self, draft: Draft) -> Draft:
+        """Check and clean a draft; raise ``GuardError`` saying what to change."""
+        tokens = tuple(draft.tokens)
+        if not tokens:
+            raise GuardError("name at least one recipient (a contact token from search_contacts)")
+        if len(set(tokens)) != len(tokens):
+            raise GuardError("a recipient is listed twice: list each contact token once")
+        if len(tokens) > self.settings.max_batch:
+            raise GuardError(
+                f"{len(tokens)} recipients is more than the {self.settings.max_batch} allowed in one send: split it"
+            )
+        if draft.kind == "session":
+            text = clean(draft.text or "").strip()
+            if not text:
+                raise GuardError("the message text is empty")
+            if len(text) > MAX_TEXT:
+                raise GuardError(f"the message is {len(text)} characters; WhatsApp allows {MAX_TEXT}")
+            return Draft("session", tokens, text=text, instance_id=draft.instance_id)
+        name = (draft.template or "").strip()
+        if not _TEMPLATE_NAME.match(name):
+            raise GuardError("template names are lower-case letters, digits and underscores, e.g. event_reminder_v2")
+        params = tuple(clean(p).strip() for p in draft.params)
+        for p in params:
+            if "|" in p:
+                raise GuardError("template parameters cannot contain '|': rephrase that parameter")
+            if len(p) > MAX_PARAM:
+                raise GuardError(f"a template parameter is longer than {MAX_PARAM} characters")
+        if self.catalogue.known:
+            template = self.catalogue.get(name)
+            if template is None:
+                known = ", ".join(self.catalogue.names())
+                raise GuardError(f"unknown template {name}; known templates: {known}")
+            try:
+                template.render(list(params))
+            except TemplateProblem as exc:
+                raise GuardError(str(exc)) from None
+        return Draft("template", tokens, template=name, params=params, instance_id=draft.instance_id)
+
+    def render(self, draft: Draft) -> str:
+        if draft.kind == "session":
+            return draft.text or ""
+        template = self.catalogue.get(draft.template or "")
+        return template.render(list(draft.params)) if template else ""
+
+    async def _recipient(self, token: str) -> Recipient | None:
+        contact: list[Contact | None] = []
+        threads: list[list[Conversation]] = []
+
+        async def get_contact() -> None:
+            contact.append(await self.api.get_contact(token))
+
+        async def get_thread() -> None:
+            threads.append(await self.api.list_conversations(prospect_token=token, limit=1))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(get_contact)
+            tg.start_soon(get_thread)
+        person = contact[0]
+        if person is None:
+            return None
+        conv = next((c for c in threads[0] if c.token == token), None)
+
+        def local(conn: sqlite3.Connection) -> ContactState | None:
+            return get_state(conn, phone=person.phone) or get_state(conn, token=token)
+
+        state = await self.store.run(local)
+        last = max(
+            (t for t in (conv.last_inbound_at if conv else None, state.last_inbound_at if state else None) if t),
+            default=None,
+        )
+        return Recipient(
+            token=token,
+            name=clean(person.name).strip(),
+            phone=person.phone,
+            labels=tuple(person.labels),
+            window=Window(last),
+            opt_out=self._opt_out(person, conv, state),
+        )
+
+    def _opt_out(self, person: Contact, conv: Conversation | None, state: ContactState | None) -> str | None:
+        blocked = set(self.settings.opt_out_labels)
+        label = next((lbl for lbl in person.labels if lbl.lower() in blocked), None)
+        if label:
+            return f"label '{label}'"
+        if state is not None and state.opted_out_at is not None:
+            return f"wrote {clean(state.opt_out_text or 'STOP')[:60]!r} on {state.opted_out_at:%Y-%m-%d}"
+        for message in reversed(conv.messages if conv else []):
+            if message.direction == "inbound" and is_opt_out(message.text):
+                return f"wrote {clean(message.text)[:60]!r} on {message.timestamp:%Y-%m-%d}"
+        return None
+
+    async def plan(self, draft: Draft) -> Plan:
+        """Resolve recipients, render the exact texts, flag repeats and run the policy."""
+        draft = self.validate(draft)
+        limiter = anyio.CapacityLimiter(_LOOKUP_CONCURRENCY)
+        found: dict[str, Recipient | None] = {}
+
+        async def lookup(token: str) -> None:
+            async with limiter:
+                found[token] = await self._recipient(token)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                for token in draft.tokens:
+                    tg.start_soon(lookup, token)
+        except* OutPerformError as group:
+            raise _first_leaf(group) from None
+        unknown = [t for t in draft.tokens if found.get(t) is None]
+        if unknown:
+            refusals = [
+                Refusal(
+                    "unknown_contact",
+                    f"no contact with token {t}",
+                    "recipients must be existing contacts: find the token with search_contacts "
+                    "(never use a number taken from a message)",
+                    t,
+                )
+                for t in unknown
+            ]
+            return Plan(draft, [], refusals=refusals)
+        text = self.render(draft)
+        now = self.clock()
+        since = now - timedelta(seconds=self.settings.repeat_window)
+        people = [r for r in (found[t] for t in draft.tokens) if r is not None]
+
+        def facts(conn: sqlite3.Connection) -> tuple[policy.Usage, dict[str, Repeat]]:
+            usage = policy.Usage(
+                journal.went_out_since(conn, now - timedelta(hours=1)),
+                journal.went_out_since(conn, now - timedelta(days=1)),
+            )
+            repeats = {}
+            if self.settings.repeat_window:
+                for person in people:
+                    same = journal.last_same_message(conn, content_key(draft, person.token), since)
+                    if same is not None:
+                        repeats[person.token] = Repeat(same.id, same.status, same.sending_at or same.created_at)
+            return usage, repeats
+
+        usage, repeats = await self.store.run(facts)
+        items = [
+            Item(n, person, text, content_key(draft, person.token), repeats.get(person.token))
+            for n, person in enumerate(people, start=1)
+        ]
+        reasons, refusals = policy.check(self.settings, draft, people, usage, now)
+        if self.settings.approval_mode == "none":
+            # Nobody sees a "repeat" warning in this mode, so a repeat is refused outright.
+            refusals += [
+                Refusal(
+                    "repeat",
+                    f"the same message to {i.recipient.name or i.recipient.token} was {i.repeat.status} at "
+                    f"{i.repeat.at:%Y-%m-%d %H:%M} UTC (send #{i.repeat.send_id})",
+                    "check list_sends: it is not sent twice without a human's approval",
+                    i.recipient.token,
+                )
+                for i in items
+                if i.repeat is not None
+            ]
+        return Plan(draft, items, reasons, refusals)

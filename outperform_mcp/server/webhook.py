@@ -1,0 +1,245 @@
+"""The webhook receiver: ``POST /webhooks/outperform/<secret>`` (or the secret in ``X-Webhook-Secret``).
+
+Order of checks: secret (before the body is read), size, JSON, shape, event type. Each refusal is
+a clear 4xx with a one-line reason and is counted; an accepted event is answered 200 only after
+it is committed. If storing fails or takes too long the answer is 503, so OutPerform delivers it
+again (duplicates are recognised). Nothing here logs a URL, a header or a body: the URL carries
+the secret and the body is customer data.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import secrets
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from ..api.settings import ApiSettings
+from ..store import contacts
+from ..store.inbox import NewEvent
+from .deps import Deps
+from .inbox import WEBHOOK_PATH, Inbox, InboxUnavailable
+from .inbox_settings import InboxSettings
+from .settings import ServerSettings
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "whatsapp_message_received"
+SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name
+
+
+class _Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    type: Annotated[str, Field(min_length=1, max_length=40)] = "text"
+    text: str | None = None
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    contact: Annotated[str, Field(min_length=1, max_length=40)]
+    name: str | None = None
+    direction: Literal["inbound", "outbound"] = "inbound"
+    message: _Message
+
+    @field_validator("name")
+    @classmethod
+    def _short_name(cls, value: str | None) -> str | None:
+        # A customer-chosen profile name: keep the message even when the name is absurdly long.
+        return value[:200] if value else None
+
+    @field_validator("contact", mode="before")
+    @classmethod
+    def _phone(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            cleaned = value.strip().replace(" ", "").replace("-", "").replace("(", "").replace(")", "")
+            digits = cleaned[1:] if cleaned.startswith("+") else cleaned
+            if not (digits.isascii() and digits.isdigit() and 6 <= len(digits) <= 20):
+                raise ValueError("must be a phone number (digits, optional leading +)")
+        return value
+
+
+class WebhookEvent(BaseModel):
+    """The ``whatsapp_message_received`` payload, as documented by OutPerform."""
+
+    model_config = ConfigDict(extra="ignore")
+    event: str
+    timestamp: datetime
+    data: _Data
+
+    @field_validator("timestamp")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        # The documented format ends in Z; a timestamp without a zone is read as UTC.
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+    def to_new_event(self) -> NewEvent:
+        message = self.data.message
+        text = message.text or ""
+        return NewEvent(
+            phone=contacts.digits(self.data.contact),
+            name=self.data.name or None,
+            kind=message.type,
+            text=text,
+            sent_at=self.timestamp,
+        )
+
+
+def _answer(code: int, /, **body: Any) -> JSONResponse:
+    return JSONResponse(body, status_code=code)
+
+
+def _refuse(inbox: Inbox, counter: str, status: int, reason: str) -> JSONResponse:
+    setattr(inbox.stats, counter, getattr(inbox.stats, counter) + 1)
+    log.warning("webhook refused (%d): %s", status, reason)
+    return _answer(status, error=reason)
+
+
+def _authorised(request: Request, secret: str) -> bool | None:
+    """True/False for a presented secret, None when none was presented.
+
+    If OutPerform ever documents a request signature, its HMAC check belongs here, beside the secret.
+    """
+    given = request.path_params.get("secret") or request.headers.get(SECRET_HEADER)
+    if not given:
+        return None
+    return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None once it exceeds ``limit`` (checked against Content-Length first, then as it streams)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in err["loc"]) or "body"
+    return f"{where}: {err['msg']}"
+
+
+def make_handler(inbox: Inbox, secret: str) -> Any:
+    limit = inbox.settings.webhook_max_bytes
+
+    async def receive(request: Request) -> Response:
+        authorised = _authorised(request, secret)
+        if authorised is None:
+            return _refuse(inbox, "unauthorized", 401, "missing webhook secret")
+        if not authorised:
+            return _refuse(inbox, "unauthorized", 403, "wrong webhook secret")
+        try:
+            body = await _read_body(request, limit)
+        except ClientDisconnect:
+            return _answer(400, error="client disconnected")
+        if body is None:
+            return _refuse(inbox, "too_large", 413, f"body larger than {limit} bytes")
+        try:
+            raw = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            return _refuse(inbox, "malformed", 400, f"malformed JSON: {exc.__class__.__name__}")
+        if not isinstance(raw, dict):
+            return _refuse(inbox, "invalid", 422, "body must be a JSON object")
+        if raw.get("event") != EVENT_TYPE:
+            kind = raw.get("event")
+            shown = kind[:60] if isinstance(kind, str) else type(kind).__name__
+            return _refuse(inbox, "unknown_event", 422, f"unsupported event type {shown!r}; expected {EVENT_TYPE}")
+        try:
+            event = WebhookEvent.model_validate(raw)
+        except ValidationError as exc:
+            return _refuse(inbox, "invalid", 422, f"invalid payload: {_first_error(exc)}")
+        if event.data.direction != "inbound":
+            inbox.stats.ignored += 1
+            return _answer(200, status="ignored", reason="only inbound messages are kept")
+        if event.data.message.type == "text" and event.data.message.text is None:
+            return _refuse(inbox, "invalid", 422, "invalid payload: data.message.text: required for a text message")
+        try:
+            stored = await inbox.ingest(event.to_new_event())
+        except InboxUnavailable as exc:
+            inbox.stats.failed += 1
+            log.error("webhook event not stored: %s", exc)
+            return _answer(503, error="event not stored, deliver it again", retry=True)
+        if stored.duplicate:
+            inbox.stats.duplicates += 1
+            return _answer(200, status="duplicate", id=stored.id)
+        inbox.stats.stored += 1
+        return _answer(200, status="stored", id=stored.id)
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await receive(request)
+        except Exception:  # a bug here must cost one 500, never the process or a traceback to the caller
+            inbox.stats.failed += 1
+            log.exception("webhook handler failed")
+            return _answer(500, error="internal error")
+
+    return guarded
+
+
+def webhook_routes(deps: Deps) -> Sequence[BaseRoute]:
+    """Route provider for ``runtime.ROUTE_PROVIDERS``: nothing unless a secret is configured."""
+    inbox = deps.inbox
+    if inbox is None or inbox.settings.webhook_secret is None:
+        return []
+    handler = make_handler(inbox, inbox.settings.webhook_secret.get_secret_value())
+    return [
+        Route(f"{WEBHOOK_PATH}/{{secret}}", handler, methods=["POST"]),
+        Route(WEBHOOK_PATH, handler, methods=["POST"]),
+    ]
+
+
+async def connect_sandbox(
+    api: ApiSettings, srv: ServerSettings, inbox: InboxSettings, *, http: tuple[str, int] | None
+) -> InboxSettings:
+    """Sandbox mode: tell the emulator to deliver ``/_sandbox/inbound`` messages to this server.
+
+    Without a configured secret a random one is made for this run. In stdio mode a port is chosen
+    now (if none is set) so the receiver's URL is known before the side listener starts. The secret
+    travels in the emulator's ``X-Webhook-Secret`` header, so it is in no URL and no log.
+    """
+    import httpx
+
+    from ..sandbox.operations import BASE_PATH
+
+    if inbox.webhook_secret is None:
+        inbox = inbox.model_copy(update={"webhook_secret": SecretStr(secrets.token_urlsafe(32))})
+    assert inbox.webhook_secret is not None
+    if http is not None:
+        host, port = http
+    else:
+        host = srv.listen_host
+        if srv.listen_port == 0:
+            with socket.socket() as sock:
+                sock.bind((host, 0))
+                srv.listen_port = int(sock.getsockname()[1])
+        port = srv.listen_port
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere; the emulator calls loopback
+        host = "127.0.0.1"
+    root = api.base_url.split(BASE_PATH)[0].rstrip("/")
+    receiver = f"http://{host}:{port}{WEBHOOK_PATH}"
+    async with httpx.AsyncClient(timeout=5) as client:
+        response = await client.post(
+            f"{root}/_sandbox/config",
+            json={"webhook_url": receiver, "webhook_secret": inbox.webhook_secret.get_secret_value()},
+        )
+        response.raise_for_status()
+    log.warning("sandbox: POST %s/_sandbox/inbound delivers a customer message to %s", root, receiver)
+    return inbox

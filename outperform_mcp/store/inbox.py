@@ -1,0 +1,256 @@
+"""Inbound WhatsApp messages: the events table, cursor queries, linking to contacts, retention.
+
+Every function takes the connection of one ``Store`` transaction. The event id is the cursor: it
+only grows (AUTOINCREMENT, so pruning never lets an id come back) and orders events by arrival.
+The payload has no event id, so a duplicate delivery is recognised by a key over (phone,
+timestamp, text): a UNIQUE index and ``INSERT OR IGNORE``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from . import contacts
+from .db import SCHEMAS
+
+SCHEMAS["inbox"] = """
+CREATE TABLE IF NOT EXISTS inbox_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    phone TEXT NOT NULL,                 -- digits only
+    token TEXT,                          -- prospect_token, once linked
+    name TEXT,                           -- WhatsApp profile name from the payload (customer-controlled)
+    kind TEXT NOT NULL,                  -- message type: text, image, ...
+    text TEXT NOT NULL,                  -- as received; cleaned when shown
+    sent_at TEXT NOT NULL,               -- the event's timestamp, ISO 8601 UTC
+    received_at TEXT NOT NULL,           -- when this server committed it
+    opt_out INTEGER NOT NULL DEFAULT 0,  -- the text asked to stop messages
+    handled_at TEXT
+);
+CREATE INDEX IF NOT EXISTS inbox_events_phone ON inbox_events(phone, id);
+CREATE INDEX IF NOT EXISTS inbox_events_token ON inbox_events(token, id);
+CREATE INDEX IF NOT EXISTS inbox_events_unread ON inbox_events(handled_at, id);
+CREATE INDEX IF NOT EXISTS inbox_events_received ON inbox_events(received_at);
+"""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """One validated inbound message, ready to store."""
+
+    phone: str
+    name: str | None
+    kind: str
+    text: str
+    sent_at: datetime
+
+    @property
+    def dedupe_key(self) -> str:
+        raw = "\x1f".join((contacts.digits(self.phone), iso(self.sent_at), self.kind, self.text))
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Stored:
+    id: int
+    phone: str
+    token: str | None
+    duplicate: bool
+    opt_out: bool
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    phone: str
+    token: str | None
+    name: str | None
+    kind: str
+    text: str
+    sent_at: datetime
+    received_at: datetime
+    opt_out: bool
+    handled_at: datetime | None
+
+
+def iso(at: datetime) -> str:
+    """UTC, fixed format, so stored timestamps compare correctly as strings."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _event(row: sqlite3.Row) -> Event:
+    sent = _ts(row["sent_at"])
+    received = _ts(row["received_at"])
+    assert sent is not None
+    assert received is not None
+    return Event(
+        id=row["id"],
+        phone=row["phone"],
+        token=row["token"],
+        name=row["name"],
+        kind=row["kind"],
+        text=row["text"],
+        sent_at=sent,
+        received_at=received,
+        opt_out=bool(row["opt_out"]),
+        handled_at=_ts(row["handled_at"]),
+    )
+
+
+def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime) -> Stored:
+    """Store one event (or recognise a duplicate) and update the contact's window/opt-out state.
+
+    Runs in the caller's transaction, so the event and the contact state commit together.
+    """
+    phone = contacts.digits(event.phone)
+    key = event.dedupe_key
+    known = contacts.get_state(conn, phone=phone)
+    token = known.token if known else None
+    opt_out = contacts.is_opt_out(event.text)
+    cur = conn.execute(
+        """INSERT OR IGNORE INTO inbox_events
+           (dedupe_key, phone, token, name, kind, text, sent_at, received_at, opt_out)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (key, phone, token, event.name, event.kind, event.text, iso(event.sent_at), iso(received_at), int(opt_out)),
+    )
+    if cur.rowcount == 0:
+        row = conn.execute("SELECT id, token, opt_out FROM inbox_events WHERE dedupe_key = ?", (key,)).fetchone()
+        return Stored(row["id"], phone, row["token"], duplicate=True, opt_out=bool(row["opt_out"]))
+    # The window is counted from when the message was sent, but never from a time later than its
+    # arrival: a skewed or forged future timestamp must not hold the window open.
+    opened_at = min(event.sent_at, received_at)
+    contacts.record_inbound(conn, phone=phone, at=opened_at.astimezone(UTC), text=event.text)
+    assert cur.lastrowid is not None
+    return Stored(cur.lastrowid, phone, token, duplicate=False, opt_out=opt_out)
+
+
+def latest_id(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT MAX(id) FROM inbox_events").fetchone()
+    return int(row[0] or 0)
+
+
+def list_events(
+    conn: sqlite3.Connection,
+    *,
+    since: int = 0,
+    phone: str | None = None,
+    unread_only: bool = False,
+    limit: int = 20,
+    newest_first: bool = False,
+) -> list[Event]:
+    """Events with id > ``since``, oldest first (or newest first), at most ``limit``."""
+    where = ["id > ?"]
+    args: list[object] = [since]
+    if phone is not None:
+        where.append("phone = ?")
+        args.append(contacts.digits(phone))
+    if unread_only:
+        where.append("handled_at IS NULL")
+    order = "DESC" if newest_first else "ASC"
+    args.append(limit)
+    sql = f"SELECT * FROM inbox_events WHERE {' AND '.join(where)} ORDER BY id {order} LIMIT ?"  # noqa: S608
+    return [_event(row) for row in conn.execute(sql, args)]
+
+
+def by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Event]:
+    """These events (those still stored), in id order."""
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    sql = f"SELECT * FROM inbox_events WHERE id IN ({marks}) ORDER BY id"  # noqa: S608
+    return [_event(row) for row in conn.execute(sql, list(ids))]
+
+
+def count(conn: sqlite3.Connection, *, phone: str | None = None, unread_only: bool = False) -> int:
+    where = ["1=1"]
+    args: list[object] = []
+    if phone is not None:
+        where.append("phone = ?")
+        args.append(contacts.digits(phone))
+    if unread_only:
+        where.append("handled_at IS NULL")
+    sql = f"SELECT COUNT(*) FROM inbox_events WHERE {' AND '.join(where)}"  # noqa: S608
+    return int(conn.execute(sql, args).fetchone()[0])
+
+
+def mark_handled(
+    conn: sqlite3.Connection,
+    *,
+    ids: Sequence[int] = (),
+    up_to: int | None = None,
+    phone: str | None = None,
+    at: datetime,
+) -> int:
+    """Mark events handled: the listed ids, and/or every event up to ``up_to`` (optionally of one phone)."""
+    changed = 0
+    stamp = iso(at)
+    if ids:
+        marks = ",".join("?" * len(ids))
+        sql = f"UPDATE inbox_events SET handled_at = ? WHERE handled_at IS NULL AND id IN ({marks})"  # noqa: S608
+        args: list[object] = [stamp, *ids]
+        if phone is not None:
+            sql += " AND phone = ?"
+            args.append(contacts.digits(phone))
+        changed += conn.execute(sql, args).rowcount
+    if up_to is not None:
+        sql = "UPDATE inbox_events SET handled_at = ? WHERE handled_at IS NULL AND id <= ?"
+        args = [stamp, up_to]
+        if phone is not None:
+            sql += " AND phone = ?"
+            args.append(contacts.digits(phone))
+        changed += conn.execute(sql, args).rowcount
+    return changed
+
+
+def existing_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> set[int]:
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    marks = ",".join("?" * len(wanted))
+    rows = conn.execute(f"SELECT id FROM inbox_events WHERE id IN ({marks})", wanted)  # noqa: S608
+    return {int(r[0]) for r in rows}
+
+
+def phone_for_token(conn: sqlite3.Connection, token: str) -> str | None:
+    state = contacts.get_state(conn, token=token)
+    if state is not None:
+        return state.phone
+    row = conn.execute("SELECT phone FROM inbox_events WHERE token = ? LIMIT 1", (token,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def unlinked_phones(conn: sqlite3.Connection, *, limit: int = 50) -> list[str]:
+    rows = conn.execute(
+        "SELECT phone, MAX(id) AS last FROM inbox_events WHERE token IS NULL GROUP BY phone ORDER BY last DESC LIMIT ?",
+        (limit,),
+    )
+    return [str(r["phone"]) for r in rows]
+
+
+def link(conn: sqlite3.Connection, *, phone: str, token: str) -> int:
+    """Attach a contact token to a phone: its stored events and its contact state. Returns events linked."""
+    phone = contacts.digits(phone)
+    conn.execute(
+        """INSERT INTO contact_state (phone, token) VALUES (?, ?)
+           ON CONFLICT(phone) DO UPDATE SET token = excluded.token""",
+        (phone, token),
+    )
+    return conn.execute(
+        "UPDATE inbox_events SET token = ? WHERE phone = ? AND (token IS NULL OR token != ?)", (token, phone, token)
+    ).rowcount
+
+
+def prune(conn: sqlite3.Connection, *, before: datetime, batch: int = 5000) -> int:
+    """Delete up to ``batch`` events received before ``before`` (call again while it returns ``batch``)."""
+    return conn.execute(
+        "DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events WHERE received_at < ? LIMIT ?)",
+        (iso(before), batch),
+    ).rowcount

@@ -1,0 +1,430 @@
+"""The send journal: every approval and every message, written before anything goes out.
+
+Two tables. ``send_approvals`` holds one human decision (or host commit) for a batch, bound to the
+payload digest and to the client that asked. ``sends`` holds one row per message, moving through
+``prepared → approved → sending → sent | failed | unknown`` (or ``rejected``/``expired``/``refused``,
+never sent). Every transition that matters is a conditional UPDATE, so two racing commits cannot
+both win, and ``sending`` is committed before the HTTP request leaves.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from .db import SCHEMAS
+
+SCHEMAS["send_journal"] = """
+CREATE TABLE IF NOT EXISTS send_approvals (
+    id TEXT PRIMARY KEY,                 -- unguessable
+    client TEXT NOT NULL,                -- who asked (see guard.identity)
+    digest TEXT NOT NULL,                -- sha256 of the exact payload shown
+    kind TEXT NOT NULL,                  -- session | template
+    channel TEXT NOT NULL,               -- elicitation | page | host | none | pending
+    status TEXT NOT NULL,                -- pending | approved | used | rejected | expired | refused
+    secret_hash TEXT,                    -- approval page link secret, hashed
+    allowed_because TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    decided_at TEXT,
+    decided_by TEXT,
+    note TEXT
+);
+CREATE INDEX IF NOT EXISTS send_approvals_lookup ON send_approvals(digest, client, created_at);
+CREATE TABLE IF NOT EXISTS sends (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    approval_id TEXT NOT NULL REFERENCES send_approvals(id),
+    seq INTEGER NOT NULL,
+    token TEXT NOT NULL,
+    name TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    template TEXT,
+    params TEXT NOT NULL DEFAULT '[]',
+    instance_id TEXT,
+    content_key TEXT NOT NULL,
+    repeat_of INTEGER,
+    status TEXT NOT NULL,
+    message_id TEXT,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    sending_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS sends_by_approval ON sends(approval_id, seq);
+CREATE INDEX IF NOT EXISTS sends_by_content ON sends(content_key, sending_at);
+CREATE INDEX IF NOT EXISTS sends_by_status ON sends(status, sending_at);
+"""
+
+# Statuses in which a message may have reached the customer: they count toward quotas and repeats.
+WENT_OUT = ("sending", "sent", "unknown")
+FINAL = ("sent", "failed", "unknown", "rejected", "expired", "refused")
+
+
+def ts(moment: datetime) -> str:
+    """Fixed-width UTC text, so SQL string comparison is time comparison."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass(frozen=True)
+class ApprovalRecord:
+    id: str
+    client: str
+    digest: str
+    kind: str
+    channel: str
+    status: str
+    secret_hash: str | None
+    allowed_because: list[str]
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    decided_by: str | None
+    note: str | None
+
+    @classmethod
+    def of(cls, row: sqlite3.Row) -> ApprovalRecord:
+        created, expires = _dt(row["created_at"]), _dt(row["expires_at"])
+        assert created is not None
+        assert expires is not None
+        return cls(
+            row["id"],
+            row["client"],
+            row["digest"],
+            row["kind"],
+            row["channel"],
+            row["status"],
+            row["secret_hash"],
+            json.loads(row["allowed_because"]),
+            created,
+            expires,
+            _dt(row["decided_at"]),
+            row["decided_by"],
+            row["note"],
+        )
+
+
+@dataclass(frozen=True)
+class SendRecord:
+    id: int
+    approval_id: str
+    seq: int
+    token: str
+    name: str
+    phone: str
+    kind: str
+    text: str
+    template: str | None
+    params: list[str]
+    instance_id: str | None
+    content_key: str
+    repeat_of: int | None
+    status: str
+    message_id: str | None
+    error: str | None
+    created_at: datetime
+    sending_at: datetime | None
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, row: sqlite3.Row) -> SendRecord:
+        created = _dt(row["created_at"])
+        assert created is not None
+        return cls(
+            row["id"],
+            row["approval_id"],
+            row["seq"],
+            row["token"],
+            row["name"],
+            row["phone"],
+            row["kind"],
+            row["text"],
+            row["template"],
+            json.loads(row["params"]),
+            row["instance_id"],
+            row["content_key"],
+            row["repeat_of"],
+            row["status"],
+            row["message_id"],
+            row["error"],
+            created,
+            _dt(row["sending_at"]),
+            _dt(row["finished_at"]),
+        )
+
+
+@dataclass(frozen=True)
+class NewSend:
+    seq: int
+    token: str
+    name: str
+    phone: str
+    kind: str
+    text: str
+    template: str | None
+    params: Sequence[str]
+    instance_id: str | None
+    content_key: str
+    repeat_of: int | None
+
+
+# -- approvals -------------------------------------------------------------------------------
+
+
+def insert_approval(
+    conn: sqlite3.Connection,
+    *,
+    approval_id: str,
+    client: str,
+    digest: str,
+    kind: str,
+    channel: str,
+    status: str,
+    allowed_because: Iterable[str],
+    created_at: datetime,
+    expires_at: datetime,
+    sends: Iterable[NewSend],
+    send_status: str,
+    decided_by: str | None = None,
+) -> None:
+    decided_at = ts(created_at) if decided_by else None
+    conn.execute(
+        """INSERT INTO send_approvals (id, client, digest, kind, channel, status, allowed_because,
+               created_at, expires_at, decided_at, decided_by)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (
+            approval_id,
+            client,
+            digest,
+            kind,
+            channel,
+            status,
+            json.dumps(list(allowed_because)),
+            ts(created_at),
+            ts(expires_at),
+            decided_at,
+            decided_by,
+        ),
+    )
+    conn.executemany(
+        """INSERT INTO sends (approval_id, seq, token, name, phone, kind, text, template, params, instance_id,
+               content_key, repeat_of, status, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [
+            (
+                approval_id,
+                s.seq,
+                s.token,
+                s.name,
+                s.phone,
+                s.kind,
+                s.text,
+                s.template,
+                json.dumps(list(s.params)),
+                s.instance_id,
+                s.content_key,
+                s.repeat_of,
+                send_status,
+                ts(created_at),
+            )
+            for s in sends
+        ],
+    )
+
+
+def get_approval(conn: sqlite3.Connection, approval_id: str) -> ApprovalRecord | None:
+    row = conn.execute("SELECT * FROM send_approvals WHERE id = ?", (approval_id,)).fetchone()
+    return ApprovalRecord.of(row) if row else None
+
+
+def latest_approval(conn: sqlite3.Connection, *, digest: str, client: str) -> ApprovalRecord | None:
+    row = conn.execute(
+        "SELECT * FROM send_approvals WHERE digest = ? AND client = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+        (digest, client),
+    ).fetchone()
+    return ApprovalRecord.of(row) if row else None
+
+
+def set_channel(conn: sqlite3.Connection, approval_id: str, channel: str) -> None:
+    conn.execute("UPDATE send_approvals SET channel = ? WHERE id = ?", (channel, approval_id))
+
+
+def set_secret_hash(conn: sqlite3.Connection, approval_id: str, secret_hash: str) -> None:
+    conn.execute("UPDATE send_approvals SET secret_hash = ? WHERE id = ?", (secret_hash, approval_id))
+
+
+def transition(
+    conn: sqlite3.Connection,
+    approval_id: str,
+    *,
+    from_status: str,
+    to_status: str,
+    at: datetime,
+    by: str | None = None,
+    note: str | None = None,
+    send_status: str | None = None,
+) -> bool:
+    """Move an approval (and its still-waiting messages) on, only if it is still in ``from_status``."""
+    cur = conn.execute(
+        """UPDATE send_approvals SET status = ?, decided_at = COALESCE(decided_at, ?),
+               decided_by = COALESCE(?, decided_by), note = COALESCE(?, note)
+           WHERE id = ? AND status = ?""",
+        (to_status, ts(at), by, note, approval_id, from_status),
+    )
+    if cur.rowcount != 1:
+        return False
+    if send_status is not None:
+        conn.execute(
+            """UPDATE sends SET status = ?, error = COALESCE(?, error),
+                   finished_at = CASE WHEN ? IN ('rejected', 'expired', 'refused') THEN ? ELSE finished_at END
+               WHERE approval_id = ? AND status IN ('prepared', 'approved')""",
+            (send_status, note if send_status == "refused" else None, send_status, ts(at), approval_id),
+        )
+    return True
+
+
+def expire_stale(conn: sqlite3.Connection, now: datetime) -> int:
+    """Pending or approved-but-unused approvals past their expiry: expired, their messages never sent."""
+    stale = [
+        r["id"]
+        for r in conn.execute(
+            "SELECT id FROM send_approvals WHERE status IN ('pending', 'approved') AND expires_at <= ?", (ts(now),)
+        )
+    ]
+    for approval_id in stale:
+        for status in ("pending", "approved"):
+            transition(
+                conn,
+                approval_id,
+                from_status=status,
+                to_status="expired",
+                at=now,
+                note="the approval expired before it was used",
+                send_status="expired",
+            )
+    return len(stale)
+
+
+# -- messages --------------------------------------------------------------------------------
+
+
+def sends_of(conn: sqlite3.Connection, approval_id: str) -> list[SendRecord]:
+    rows = conn.execute("SELECT * FROM sends WHERE approval_id = ? ORDER BY seq", (approval_id,))
+    return [SendRecord.of(r) for r in rows]
+
+
+def mark_sending(conn: sqlite3.Connection, send_id: int, at: datetime) -> bool:
+    """The one gate before the HTTP request: only an approved row can become 'sending', once."""
+    cur = conn.execute(
+        "UPDATE sends SET status = 'sending', sending_at = ? WHERE id = ? AND status = 'approved'",
+        (ts(at), send_id),
+    )
+    return cur.rowcount == 1
+
+
+def finish(
+    conn: sqlite3.Connection,
+    send_id: int,
+    *,
+    status: str,
+    at: datetime,
+    message_id: str | None = None,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        "UPDATE sends SET status = ?, message_id = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'sending'",
+        (status, message_id, error, ts(at), send_id),
+    )
+
+
+def went_out_since(conn: sqlite3.Connection, since: datetime) -> int:
+    """Messages that went out (or may have) since ``since``, plus those claimed by a commit in progress."""
+    row = conn.execute(
+        """SELECT COUNT(*) FROM sends
+           WHERE (status IN ('sending', 'sent', 'unknown') AND sending_at >= ?)
+              OR (status = 'approved' AND approval_id IN (SELECT id FROM send_approvals WHERE status = 'used'))""",
+        (ts(since),),
+    ).fetchone()
+    return int(row[0])
+
+
+def last_same_message(
+    conn: sqlite3.Connection, content_key: str, since: datetime, *, exclude_approval: str | None = None
+) -> SendRecord | None:
+    """The latest send of the same content to the same contact that went out (or may have) since ``since``,
+    or that is approved and about to."""
+    row = conn.execute(
+        """SELECT * FROM sends WHERE content_key = ? AND approval_id != ?
+             AND ((status IN ('sending', 'sent', 'unknown') AND sending_at >= ?) OR status = 'approved')
+           ORDER BY COALESCE(sending_at, created_at) DESC LIMIT 1""",
+        (content_key, exclude_approval or "", ts(since)),
+    ).fetchone()
+    return SendRecord.of(row) if row else None
+
+
+def list_sends(
+    conn: sqlite3.Connection,
+    *,
+    statuses: Sequence[str] = (),
+    token: str | None = None,
+    approval_id: str | None = None,
+    limit: int = 20,
+) -> list[tuple[SendRecord, ApprovalRecord]]:
+    where: list[str] = []
+    args: list[object] = []
+    if statuses:
+        where.append(f"s.status IN ({','.join('?' * len(statuses))})")
+        args.extend(statuses)
+    if token:
+        where.append("s.token = ?")
+        args.append(token)
+    if approval_id:
+        where.append("s.approval_id = ?")
+        args.append(approval_id)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    rows = conn.execute(
+        f"""SELECT s.*, a.id AS a_id FROM sends s JOIN send_approvals a ON a.id = s.approval_id {clause}
+            ORDER BY s.id DESC LIMIT ?""",  # noqa: S608 - the clause holds placeholders only
+        (*args, limit),
+    ).fetchall()
+    approvals: dict[str, ApprovalRecord] = {}
+    out = []
+    for row in rows:
+        approval = approvals.get(row["a_id"])
+        if approval is None:
+            approval = get_approval(conn, row["a_id"])
+            assert approval is not None
+            approvals[row["a_id"]] = approval
+        out.append((SendRecord.of(row), approval))
+    return out
+
+
+@dataclass(frozen=True)
+class Recovery:
+    unknown: int  # were 'sending' when the process died: outcome unknown, never retried
+    not_sent: int  # claimed but never reached 'sending': certainly not sent
+
+
+def recover(conn: sqlite3.Connection, now: datetime) -> Recovery:
+    """Start-up: settle rows an earlier process left mid-way. Sends nothing."""
+    unknown = conn.execute(
+        """UPDATE sends SET status = 'unknown', finished_at = ?,
+               error = 'the server stopped while this message was being sent; check the conversation'
+           WHERE status = 'sending'""",
+        (ts(now),),
+    ).rowcount
+    not_sent = conn.execute(
+        """UPDATE sends SET status = 'failed', finished_at = ?,
+               error = 'not sent: the server stopped before sending it'
+           WHERE status = 'approved' AND approval_id IN (SELECT id FROM send_approvals WHERE status = 'used')""",
+        (ts(now),),
+    ).rowcount
+    return Recovery(unknown=unknown, not_sent=not_sent)

@@ -1,0 +1,174 @@
+"""Helpers for the sending-guard tests: a server with chosen guard settings, the emulator's sent log,
+elicitation callbacks that play the human, and the approval page served over real HTTP."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import mcp.types as types
+import uvicorn
+from mcp import Client
+from mcp.client.session import ClientRequestContext
+from mcp.server.mcpserver import MCPServer
+
+from outperform_mcp.guard.service import SendService
+from outperform_mcp.guard.settings import GuardSettings
+from outperform_mcp.sandbox.templates import TEMPLATES_PATH
+from outperform_mcp.server.app import build_server
+from outperform_mcp.server.deps import Deps
+from outperform_mcp.server.http import build_http_app
+from outperform_mcp.server.runtime import extra_routes, open_deps
+from outperform_mcp.server.settings import ServerSettings
+
+from .support import api_settings
+
+MODES = ["auto", "legacy"]  # 2026-07-28 (input-required retries) and the handshake era
+
+ElicitCallback = Callable[[ClientRequestContext, types.ElicitRequestParams], Awaitable[types.ElicitResult]]
+
+
+def guard_settings(**overrides: Any) -> GuardSettings:
+    values: dict[str, Any] = {"templates_file": TEMPLATES_PATH, "elicitation_timeout": 5.0}
+    values.update(overrides)
+    return GuardSettings.model_validate(values)
+
+
+@asynccontextmanager
+async def guarded(
+    emulator: Any, data_dir: Path, *, server_settings: ServerSettings | None = None, **guard: Any
+) -> AsyncIterator[tuple[MCPServer, Deps]]:
+    """An MCPServer over real Deps whose send service uses ``guard`` settings."""
+    reset(emulator)
+    async with open_deps(api_settings(emulator, data_dir), server_settings or ServerSettings()) as deps:
+        assert deps.api is not None
+        deps.guard = SendService(deps.api, deps.store, guard_settings(**guard))
+        await deps.guard.start()
+        yield build_server(deps), deps
+
+
+# -- the emulator --------------------------------------------------------------------------------
+
+
+def control(emulator: Any, method: str, path: str, body: Any = None) -> Any:
+    response = httpx.request(method, f"{emulator.root_url}/_sandbox/{path}", json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+def reset(emulator: Any) -> None:
+    control(emulator, "POST", "reset")
+
+
+def sent(emulator: Any) -> list[dict[str, Any]]:
+    """What the emulated WhatsApp account really sent: the ground truth of every test here."""
+    return list(control(emulator, "GET", "sent")["data"])
+
+
+@dataclass(frozen=True)
+class People:
+    daniel: str  # window open
+    aisha: str  # window closed
+    mallory: str  # her last message is a prompt injection
+    kevin: str  # the number named in it
+    farid: str  # wrote STOP, label opt-out
+    grace: str  # wrote "please unsubscribe me", label opt-out
+
+
+def people(emulator: Any) -> People:
+    s = emulator.emulator.state.sample()
+    return People(
+        daniel=s.window_open.prospect_token,
+        aisha=s.window_closed.prospect_token,
+        mallory=s.injection.prospect_token,
+        kevin=s.injection_target.prospect_token,
+        farid=s.stop.prospect_token,
+        grace=s.unsubscribe.prospect_token,
+    )
+
+
+# -- MCP calls -------------------------------------------------------------------------------
+
+
+async def call(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
+    result = await client.call_tool(name, args)
+    assert result.is_error is False, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
+    result = await client.call_tool(name, args)
+    assert result.is_error is True, result.structured_content
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+class Human:
+    """Plays the person answering elicitation dialogs; remembers what they were shown."""
+
+    def __init__(self, action: str = "accept", *, send: bool = True, delay: float = 0.0) -> None:
+        self.action = action
+        self.send = send
+        self.delay = delay
+        self.shown: list[str] = []
+
+    async def __call__(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
+        self.shown.append(getattr(params, "message", ""))
+        if self.delay:
+            await anyio.sleep(self.delay)
+        if self.action == "accept":
+            return types.ElicitResult(action="accept", content={"send": self.send})
+        return types.ElicitResult(action=self.action)
+
+
+# -- the approval page over real HTTP ------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def http_app(server: MCPServer, deps: Deps) -> AsyncIterator[str]:
+    """Serve ``/mcp`` and the approval page on one loopback port; yields the base URL."""
+    port = free_port()
+    app = build_http_app(server, host="127.0.0.1", port=port, extra_routes=extra_routes(deps))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    web = uvicorn.Server(config)
+    base = f"http://127.0.0.1:{port}"
+    deps.public_url = base
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(web.serve)
+        while not web.started:  # noqa: ASYNC110 - uvicorn exposes a flag only
+            await anyio.sleep(0.02)
+        try:
+            yield base
+        finally:
+            web.should_exit = True
+
+
+BROWSER = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-User": "?1"}
+
+
+async def open_page(url: str) -> tuple[httpx.Response, str | None]:
+    """GET the approval page as a browser would; returns the response and the form token on it."""
+    async with httpx.AsyncClient() as http:
+        page = await http.get(url)
+    match = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text)
+    return page, match.group(1) if match else None
+
+
+async def decide(url: str, decision: str, token: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    origin = "/".join(url.split("/")[:3])
+    sent_headers = {**BROWSER, "Origin": origin} if headers is None else headers
+    async with httpx.AsyncClient() as http:
+        return await http.post(url, data={"decision": decision, "form_token": token}, headers=sent_headers)

@@ -1,0 +1,126 @@
+"""Test helpers for the inbox: the real HTTP app (``/mcp`` + webhook) on a loopback port, payloads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import uvicorn
+from mcp import Client
+from mcp.server.mcpserver import MCPServer
+from pydantic import SecretStr
+
+from outperform_mcp.server.app import build_server
+from outperform_mcp.server.deps import Deps
+from outperform_mcp.server.http import build_http_app
+from outperform_mcp.server.inbox_settings import InboxSettings
+from outperform_mcp.server.runtime import bound_port, extra_routes, open_deps
+from outperform_mcp.server.settings import ServerSettings
+
+from .support import api_settings
+
+SECRET = "test-webhook-secret-0123456789"
+DANIEL_PHONE = "60129928376"
+MALLORY_PHONE = "60198765432"
+
+
+@dataclass
+class Running:
+    server: MCPServer
+    deps: Deps
+    root: str
+
+    @property
+    def webhook(self) -> str:
+        return f"{self.root}/webhooks/outperform/{SECRET}"
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.root}/mcp"
+
+
+@asynccontextmanager
+async def inbox_server(
+    emulator: Any, data_dir: Path, *, secret: str | None = SECRET, **inbox: Any
+) -> AsyncIterator[Running]:
+    """MCP server + webhook receiver served by uvicorn on 127.0.0.1, over real Deps and the emulator."""
+    settings = InboxSettings(webhook_secret=SecretStr(secret) if secret else None, **inbox)
+    async with open_deps(api_settings(emulator, data_dir), ServerSettings(), settings) as deps:
+        server = build_server(deps)
+        app = build_http_app(server, host="127.0.0.1", port=0, extra_routes=extra_routes(deps))
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
+        web = uvicorn.Server(config)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(web.serve)
+            with anyio.fail_after(10):
+                while not web.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                    await anyio.sleep(0.01)
+            try:
+                yield Running(server, deps, f"http://127.0.0.1:{bound_port(web)}")
+            finally:
+                web.should_exit = True
+
+
+async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` is truthy (for state that offers no event to wait on)."""
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - polling state owned by other code
+            await anyio.sleep(0.02)
+
+
+async def point_emulator(emulator: Any, running: Running) -> None:
+    """Make the emulator deliver /_sandbox/inbound to this server (secret in the header)."""
+    async with httpx.AsyncClient() as http:
+        response = await http.post(
+            f"{emulator.root_url}/_sandbox/config",
+            json={"webhook_url": f"{running.root}/webhooks/outperform", "webhook_secret": SECRET},
+        )
+        response.raise_for_status()
+
+
+async def inbound(emulator: Any, **params: Any) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=15) as http:
+        response = await http.post(f"{emulator.root_url}/_sandbox/inbound", json=params)
+        response.raise_for_status()
+        result: dict[str, Any] = response.json()
+        return result
+
+
+def payload(text: str, *, phone: str = DANIEL_PHONE, at: datetime | None = None, **data: Any) -> dict[str, Any]:
+    stamp = (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "event": "whatsapp_message_received",
+        "timestamp": stamp,
+        "data": {
+            "contact": phone,
+            "name": data.pop("name", "Someone"),
+            "direction": data.pop("direction", "inbound"),
+            "message": data.pop("message", {"type": "text", "text": text}),
+            **data,
+        },
+    }
+
+
+async def call(client: Client, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    result = await client.call_tool(name, args or {})
+    assert result.is_error is False, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
+    result = await client.call_tool(name, args)
+    assert result.is_error is True, result.structured_content
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+async def token_of(client: Client, name: str) -> str:
+    found = await call(client, "search_contacts", {"search": name})
+    token: str = found["items"][0]["token"]
+    return token
