@@ -16,8 +16,8 @@ import pytest
 from mcp import Client
 from mcp.server.subscriptions import ResourceUpdated
 
+from outperform_mcp.guard.model import Window
 from outperform_mcp.server.inbox import INBOX_URI, contact_uri
-from outperform_mcp.server.views import SessionWindow
 from outperform_mcp.store import contacts
 from outperform_mcp.store import inbox as events
 
@@ -92,7 +92,7 @@ async def test_a_reply_reaches_the_waiting_agent_the_listener_and_opens_the_wind
         assert state is not None
         assert state.last_inbound_at is not None
         assert abs(state.last_inbound_at - datetime.now(UTC)) < timedelta(minutes=1)
-        assert SessionWindow.from_last_inbound(state.last_inbound_at).open
+        assert Window(state.last_inbound_at).is_open(datetime.now(UTC))
         assert state.opted_out_at is None
 
 

@@ -14,11 +14,12 @@ from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..api.models import Contact, Conversation
 from ..store import journal
-from ..store.contacts import ContactState, get_state, is_opt_out
+from ..store.contacts import ContactState, is_opt_out
 from ..store.db import Store
 from ..textsafe import clean
 from . import policy
-from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, Window, content_key
+from .lookup import look_up
+from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key
 from .settings import GuardSettings
 from .templates import Catalogue, TemplateProblem
 
@@ -93,37 +94,16 @@ class Planner:
         return template.render(list(draft.params)) if template else ""
 
     async def _recipient(self, token: str) -> Recipient | None:
-        contact: list[Contact | None] = []
-        threads: list[list[Conversation]] = []
-
-        async def get_contact() -> None:
-            contact.append(await self.api.get_contact(token))
-
-        async def get_thread() -> None:
-            threads.append(await self.api.list_conversations(prospect_token=token, limit=1))
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(get_contact)
-            tg.start_soon(get_thread)
-        person = contact[0]
+        view = await look_up(self.api, self.store, token)
+        person, conv, state = view.contact, view.conversation, view.state
         if person is None:
             return None
-        conv = next((c for c in threads[0] if c.token == token), None)
-
-        def local(conn: sqlite3.Connection) -> ContactState | None:
-            return get_state(conn, phone=person.phone) or get_state(conn, token=token)
-
-        state = await self.store.run(local)
-        last = max(
-            (t for t in (conv.last_inbound_at if conv else None, state.last_inbound_at if state else None) if t),
-            default=None,
-        )
         return Recipient(
             token=token,
             name=clean(person.name).strip(),
             phone=person.phone,
             labels=tuple(person.labels),
-            window=Window(last),
+            window=view.window,
             opt_out=self._opt_out(person, conv, state),
         )
 

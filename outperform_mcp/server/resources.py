@@ -6,6 +6,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..api.errors import OutPerformError
+from ..guard.model import Window
 from .deps import Deps
 from .views import ContactOut, MessageOut, SessionWindow
 
@@ -47,6 +48,6 @@ def register_resources(server: MCPServer, deps: Deps) -> None:
         return {
             "token": conv.token,
             "name": conv.name,
-            "window": SessionWindow.from_last_inbound(conv.last_inbound_at).model_dump(mode="json"),
+            "window": SessionWindow.of(Window(conv.last_inbound_at)).model_dump(mode="json"),
             "messages": [MessageOut.of(m).model_dump(mode="json") for m in conv.messages[-100:]],
         }

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from ..api import models as api
+from ..guard.model import Window
 from ..textsafe import clean, trim
 
-WINDOW = timedelta(hours=24)
 MESSAGE_CHARS = 600
 PREVIEW_CHARS = 120
 
@@ -23,12 +23,12 @@ class SessionWindow(BaseModel):
     last_inbound_at: datetime | None = None
 
     @classmethod
-    def from_last_inbound(cls, last: datetime | None, now: datetime | None = None) -> SessionWindow:
-        now = now or datetime.now(UTC)
-        if last is None:
-            return cls(open=False)
-        closes = last + WINDOW
-        return cls(open=closes > now, closes_at=closes, last_inbound_at=last)
+    def of(cls, window: Window) -> SessionWindow:
+        return cls(
+            open=window.is_open(datetime.now(UTC)),
+            closes_at=window.closes_at,
+            last_inbound_at=window.last_inbound_at,
+        )
 
 
 class ContactOut(BaseModel):

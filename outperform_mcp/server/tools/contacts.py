@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-import anyio
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from ...api.errors import DuplicateRecord, OutPerformError
-from ...api.models import Contact, Conversation, NewContact
+from ...api.models import NewContact
+from ...guard.lookup import look_up
 from ..deps import Ctx, deps
 from ..errors import upstream
 from ..registry import tool
@@ -73,28 +73,15 @@ async def search_contacts(
 async def get_contact(ctx: Ctx, token: Token) -> ContactDetail:
     """One contact: labels, last message, and whether the 24-hour window is open (free text
     allowed) and until when."""
-    api = deps(ctx).api
-    found: list[Contact | None] = []
-    threads: list[list[Conversation]] = []
-
-    async def contact() -> None:
-        found.append(await api.get_contact(token))
-
-    async def thread() -> None:
-        threads.append(await api.list_conversations(prospect_token=token, limit=1))
-
+    d = deps(ctx)
     with upstream():
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(contact)
-            tg.start_soon(thread)
-    person = found[0]
-    if person is None:
+        view = await look_up(d.api, d.store, token)
+    if view.contact is None:
         raise ToolError(f"no contact with token {token}: use search_contacts to find the right token")
-    conv = next((c for c in threads[0] if c.token == token), None)
-    messages = conv.messages if conv else []
+    messages = view.conversation.messages if view.conversation else []
     return ContactDetail(
-        **ContactOut.of(person).model_dump(),
-        window=SessionWindow.from_last_inbound(conv.last_inbound_at if conv else None),
+        **ContactOut.of(view.contact).model_dump(),
+        window=SessionWindow.of(view.window),
         last_message=MessageOut.of(messages[-1]) if messages else None,
     )
 

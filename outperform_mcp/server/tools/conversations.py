@@ -9,6 +9,8 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from ...api.models import Sentiment
+from ...guard.lookup import local_state
+from ...guard.model import Window
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
 from ..errors import upstream
@@ -76,8 +78,9 @@ async def get_conversation(
     """A contact's WhatsApp thread, newest last, optionally within dates, and whether the
     24-hour window is open."""
     check_range(start_date, end_date)
+    d = deps(ctx)
     with upstream():
-        threads = await deps(ctx).api.list_conversations(
+        threads = await d.api.list_conversations(
             prospect_token=token, start_date=start_date, end_date=end_date, limit=1
         )
     conv = next((c for c in threads if c.token == token), None)
@@ -85,16 +88,18 @@ async def get_conversation(
         when = " in that date range" if start_date or end_date else ""
         raise ToolError(f"no conversation with contact {token}{when}: check the token with search_contacts")
     shown = conv.messages[-limit:]
-    window_source = conv
+    last_inbound = conv.last_inbound_at
     if start_date or end_date:  # the window depends on the latest inbound message, not the range
         with upstream():
-            full = await deps(ctx).api.list_conversations(prospect_token=token, limit=1)
-        window_source = next((c for c in full if c.token == token), conv)
+            full = await d.api.list_conversations(prospect_token=token, limit=1)
+        last_inbound = next((c.last_inbound_at for c in full if c.token == token), last_inbound)
+    local = await local_state(d.store, token=token, phone=conv.phone)
+    window = Window(max((t for t in (last_inbound, local.last_inbound_at if local else None) if t), default=None))
     return ConversationOut(
         token=conv.token,
         name=clean(conv.name) if conv.name else None,
         phone=conv.phone,
-        window=SessionWindow.from_last_inbound(window_source.last_inbound_at),
+        window=SessionWindow.of(window),
         messages=[MessageOut.of(m) for m in shown],
         earlier_messages=len(conv.messages) - len(shown),
     )

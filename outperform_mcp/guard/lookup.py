@@ -1,0 +1,63 @@
+"""One contact as the server sees it: the CRM record, its thread, and what the inbox learnt locally.
+
+The 24-hour window counts the later of the API's last inbound message and the last webhook the
+inbox stored, so a reply opens the window before the API's conversation list shows it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+import anyio
+
+from ..api.client import OutPerformClient
+from ..api.models import Contact, Conversation
+from ..store.contacts import ContactState, get_state
+from ..store.db import Store
+from .model import Window
+
+
+@dataclass(frozen=True)
+class ContactView:
+    contact: Contact | None
+    conversation: Conversation | None
+    state: ContactState | None
+
+    @property
+    def last_inbound_at(self) -> datetime | None:
+        api = self.conversation.last_inbound_at if self.conversation else None
+        local = self.state.last_inbound_at if self.state else None
+        return max((t for t in (api, local) if t), default=None)
+
+    @property
+    def window(self) -> Window:
+        return Window(self.last_inbound_at)
+
+
+async def local_state(store: Store, *, token: str, phone: str | None) -> ContactState | None:
+    def read(conn: sqlite3.Connection) -> ContactState | None:
+        return (get_state(conn, phone=phone) if phone else None) or get_state(conn, token=token)
+
+    return await store.run(read)
+
+
+async def look_up(api: OutPerformClient, store: Store, token: str) -> ContactView:
+    """The contact and its thread fetched concurrently, then the local state."""
+    contact: list[Contact | None] = []
+    threads: list[list[Conversation]] = []
+
+    async def get_contact() -> None:
+        contact.append(await api.get_contact(token))
+
+    async def get_thread() -> None:
+        threads.append(await api.list_conversations(prospect_token=token, limit=1))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(get_contact)
+        tg.start_soon(get_thread)
+    person = contact[0]
+    conv = next((c for c in threads[0] if c.token == token), None)
+    phone = person.phone if person else conv.phone if conv else None
+    return ContactView(person, conv, await local_state(store, token=token, phone=phone))
