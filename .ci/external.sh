@@ -29,7 +29,8 @@ start_http() { # start_http PORT  (environment decides the token)
 
 rc=0
 PORT="$(free_port)"
-OUTPERFORM_MCP_TOKEN='' start_http "$PORT"
+unset OUTPERFORM_MCP_TOKEN
+start_http "$PORT"
 bash .ci/conformance.sh "http://127.0.0.1:$PORT/mcp" || rc=1
 bash .ci/inspector.sh --calls .ci/read-tools.calls http "http://127.0.0.1:$PORT/mcp" || rc=1
 

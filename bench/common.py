@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from pydantic import SecretStr
-
 from emulator import EmulatorProcess
+from pydantic import SecretStr
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -194,9 +193,11 @@ async def http_client(url: str, *, connections: int = 1000) -> AsyncIterator[Any
     from mcp.client.streamable_http import streamable_http_client
 
     limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx2.AsyncClient(timeout=120, limits=limits) as http:
-        async with Client(streamable_http_client(url, http_client=http)) as client:  # type: ignore[arg-type]
-            yield client
+    async with (
+        httpx2.AsyncClient(timeout=120, limits=limits) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,  # type: ignore[arg-type]
+    ):
+        yield client
 
 
 @asynccontextmanager
@@ -266,19 +267,14 @@ def machine() -> dict[str, str]:
                 break
     except OSError:
         pass
-    import mcp
+    from importlib.metadata import PackageNotFoundError, version
 
-    versions = {"mcp": getattr(mcp, "__version__", "")}
-    try:
-        from importlib.metadata import version
-
-        versions = {name: version(name) for name in ("mcp", "httpx", "httpx2", "pydantic")}
+    versions = {}
+    for name in ("mcp", "httpx", "httpx2", "pydantic", "fastmcp"):
         try:
-            versions["fastmcp"] = version("fastmcp")
-        except Exception:
-            versions["fastmcp"] = "not installed"
-    except Exception:  # pragma: no cover
-        pass
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = "not installed"
     return {
         "nproc": str(os.cpu_count()),
         "cpu": cpu,

@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import psutil
-
 import peer
+import psutil
 from common import (
     BENCH,
     OUR_HTTP_ARGS,
@@ -49,14 +48,19 @@ ARGS: dict[str, Any] = {"search": SEARCH, "limit": PAGE}
 FLOOR_ARGS = ("minimal_server.py", "--http", "--port", "{port}")
 
 
-async def wave(call: Callable[[], Awaitable[bool]], n: int = IN_FLIGHT) -> tuple[float, int]:
-    """Start n calls at once; (wall seconds, failed calls)."""
+ERRORS: dict[str, int] = {}
+
+
+async def wave(call: Callable[[], Awaitable[str | None]], n: int = IN_FLIGHT) -> tuple[float, int]:
+    """Start n calls at once; (wall seconds, failed calls). Error texts are counted in ERRORS."""
     failed = 0
 
     async def one() -> None:
         nonlocal failed
-        if not await call():
+        error = await call()
+        if error is not None:
             failed += 1
+            ERRORS[error] = ERRORS.get(error, 0) + 1
 
     start = time.perf_counter()
     async with anyio.create_task_group() as tg:
@@ -65,10 +69,12 @@ async def wave(call: Callable[[], Awaitable[bool]], n: int = IN_FLIGHT) -> tuple
     return time.perf_counter() - start, failed
 
 
-def tool(client: Any, name: str, args: dict[str, Any]) -> Callable[[], Awaitable[bool]]:
-    async def call() -> bool:
+def tool(client: Any, name: str, args: dict[str, Any]) -> Callable[[], Awaitable[str | None]]:
+    async def call() -> str | None:
         result = await client.call_tool(name, args)
-        return not result.is_error
+        if not result.is_error:
+            return None
+        return " ".join(getattr(block, "text", "") for block in result.content)[:160]
 
     return call
 
@@ -95,9 +101,12 @@ async def _measure(
         http_client(urls["floor"]) as floor,
     ):
 
-        async def direct() -> bool:
-            await api.list_contacts(search=SEARCH, limit=PAGE)
-            return True
+        async def direct() -> str | None:
+            try:
+                await api.list_contacts(search=SEARCH, limit=PAGE)
+            except Exception as exc:
+                return f"{type(exc).__name__}: {exc}"[:160]
+            return None
 
         calls = {
             "ours": tool(ours, OUR_READ_TOOL, ARGS),
@@ -115,7 +124,7 @@ async def _measure(
             cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
             failures: dict[str, int] = dict.fromkeys(calls, 0)
             procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-            for name, call in calls.items():  # warm-up: open every connection of every pool
+            for call in calls.values():  # warm-up: open every connection of every pool
                 await wave(call)
             for _ in range(rounds):
                 for name, call in calls.items():
@@ -125,7 +134,7 @@ async def _measure(
                     failures[name] += failed
                     if name in procs:
                         cpu[name] += cpu_seconds(procs[name]) - before
-            refresh = await _token_refresh(emu, calls["ours"], median(walls["ours"]))
+            refresh = await _token_refresh(emu, calls["ours"])
         finally:
             emu.latency(0)
             if peer_client is not None:
@@ -200,10 +209,12 @@ async def _measure(
                 None,
             ),
         )
+    for error, count in sorted(ERRORS.items(), key=lambda e: -e[1]):
+        report.note(f"concurrency: {count} call(s) failed with: {error}")
 
 
 async def _token_refresh(
-    emu: EmulatorProcess, call: Callable[[], Awaitable[bool]], normal_wall: float
+    emu: EmulatorProcess, call: Callable[[], Awaitable[str | None]]
 ) -> dict[str, tuple[int, int, float, int]]:
     results: dict[str, tuple[int, int, float, int]] = {}
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-
 import peer
 from common import (
     OUR_READ_TOOL,
@@ -167,7 +166,8 @@ def _rows(report: Report, ours: dict[str, Any], theirs: dict[str, Any] | None) -
         ),
     )
     report.note(
-        f"structuredContent (sent beside the text on the wire): page of {PAGE} contacts {size(ours['page_structured'])}, "
+        "structuredContent (sent beside the text on the wire): "
+        f"page of {PAGE} contacts {size(ours['page_structured'])}, "
         f"{THREAD_MESSAGES}-message conversation {size(ours['thread_structured'])}"
     )
     if theirs is None:

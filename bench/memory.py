@@ -17,7 +17,6 @@ from typing import Any
 
 import anyio
 import psutil
-
 from common import OUR_STDIO_ARGS, PAGE, SEARCH, Config, Report, Row, contact_token, scratch_dir, server_env
 from emulator import EmulatorProcess
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-
 import peer
 from common import (
     OUR_HTTP_ARGS,

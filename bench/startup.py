@@ -164,4 +164,4 @@ def run(emu: EmulatorProcess, cfg: Config, report: Report) -> None:
             )
         )
     listing = ", ".join(f"{name} {t * 1000:.0f} ms" for t, name in heavy)
-    report.note(f"start-up imports (python -X importtime, top-level, cumulative): {total_import * 1000:.0f} ms; {listing}")
+    report.note(f"start-up imports (python -X importtime, top-level, cumulative): {total_import * 1000:.0f} ms; " + listing)

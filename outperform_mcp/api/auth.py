@@ -184,6 +184,9 @@ class BearerAuth(httpx.Auth):
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request
         if response.status_code in (401, 403):
+            # Read the refusal to the end first: that hands its pooled connection back, so the
+            # refresh (and every other refused request) never waits on a pool this one holds.
+            await response.aread()
             token = await self._tokens.refused(token)
             request.headers["Authorization"] = f"Bearer {token}"
             yield request

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..guard.preview import fmt_time
-from ..guard.service import BatchStatus, GuardError, SendService
+from ..guard.service import BatchStatus, GuardError
 from .deps import Deps
 from .tools.messaging import APPROVAL_PATH
 
@@ -131,13 +131,9 @@ def _from_browser_form(request: Request, public_url: str | None) -> str | None:
 
 
 def approval_routes(deps: Deps) -> Sequence[BaseRoute]:
-    def service() -> SendService | None:
-        return deps.guard
+    guard = deps.guard
 
     async def show(request: Request) -> Response:
-        guard = service()
-        if guard is None:
-            return _page("Not available", _INVALID, 404)
         approval_id = request.path_params["approval_id"]
         secret = request.path_params["secret"]
         batch = await guard.page_view(approval_id, secret)
@@ -149,9 +145,6 @@ def approval_routes(deps: Deps) -> Sequence[BaseRoute]:
         return _page("Approve WhatsApp send?", _preview(batch, guard.form_token(batch.approval), request.url.path))
 
     async def decide(request: Request) -> Response:
-        guard = service()
-        if guard is None:
-            return _page("Not available", _INVALID, 404)
         if guard.settings.approval_page_browser_only:
             problem = _from_browser_form(request, deps.settings.public_url or deps.public_url)
             if problem is not None:

@@ -20,15 +20,15 @@ from .settings import ServerSettings
 class Deps:
     api: OutPerformClient
     store: Store
+    # The sending guard (approvals, policy, journal).
+    guard: SendService
+    # Inbound messages (webhook intake, waiting, notifications).
+    inbox: Inbox
+    # Resource-change events for listening clients; the inbox publishes on it from webhooks.
+    bus: InMemorySubscriptionBus
     settings: ServerSettings = field(default_factory=ServerSettings)
-    # Resource-change events for listening clients (inbox, contacts); publish from anywhere.
-    bus: InMemorySubscriptionBus = field(default_factory=InMemorySubscriptionBus)
     # Where people reach this server's own pages (set once the listener is bound).
     public_url: str | None = None
-    # Inbound messages (webhook intake, waiting, notifications); None when not wired.
-    inbox: Inbox | None = None
-    # The sending guard (approvals, policy, journal); None when not wired.
-    guard: SendService | None = None
 
 
 Ctx = Context[Deps, Any]

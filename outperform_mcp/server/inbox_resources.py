@@ -28,8 +28,6 @@ PER_CONTACT = 50
 
 def register_inbox_resources(server: MCPServer, deps: Deps) -> None:
     inbox = deps.inbox
-    if inbox is None:
-        return
 
     @server.resource(
         INBOX_URI,

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
+from mcp.server.subscriptions import InMemorySubscriptionBus
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
@@ -47,11 +48,12 @@ async def open_deps(
     store = Store(api_settings.data_dir / "outperform.db")
     try:
         async with OutPerformClient(api_settings) as api, anyio.create_task_group() as services:
-            deps = Deps(api=api, store=store, settings=server_settings)
-            deps.guard = SendService(api, store, GuardSettings())
-            await deps.guard.start()
-            deps.inbox = Inbox(store, deps.bus, api, inbox_settings or InboxSettings())
-            await services.start(deps.inbox.run)
+            bus = InMemorySubscriptionBus()
+            guard = SendService(api, store, GuardSettings())
+            await guard.start()
+            inbox = Inbox(store, bus, api, inbox_settings or InboxSettings())
+            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, settings=server_settings)
+            await services.start(inbox.run)
             try:
                 yield deps
             finally:

@@ -38,3 +38,18 @@ class ServerSettings(BaseSettings):
     )
 
     _split = field_validator("allowed_hosts", "allowed_origins", "toolsets", mode="before")(_csv)
+
+    @field_validator("mcp_token", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # `OUTPERFORM_MCP_TOKEN=` must not mean "the empty string is the token".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("mcp_token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(
+                "use at least 16 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value

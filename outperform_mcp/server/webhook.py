@@ -197,7 +197,7 @@ def make_handler(inbox: Inbox, secret: str) -> Any:
 def webhook_routes(deps: Deps) -> Sequence[BaseRoute]:
     """Route provider for ``runtime.ROUTE_PROVIDERS``: nothing unless a secret is configured."""
     inbox = deps.inbox
-    if inbox is None or inbox.settings.webhook_secret is None:
+    if inbox.settings.webhook_secret is None:
         return []
     handler = make_handler(inbox, inbox.settings.webhook_secret.get_secret_value())
     return [

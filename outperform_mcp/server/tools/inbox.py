@@ -86,10 +86,7 @@ def view(event: events.Event) -> InboundMessage:
 
 
 def inbox_of(ctx: Ctx) -> Inbox:
-    inbox = deps(ctx).inbox
-    if inbox is None:
-        raise ToolError("the inbox is not available in this server")
-    return inbox
+    return deps(ctx).inbox
 
 
 def receiver_status(inbox: Inbox) -> str:

@@ -164,10 +164,7 @@ def client_key(ctx: Ctx, service: SendService) -> str:
 
 
 def _service(ctx: Ctx) -> SendService:
-    service = deps(ctx).guard
-    if service is None:  # pragma: no cover - wiring bug
-        raise ToolError("sending is not configured on this server")
-    return service
+    return deps(ctx).guard
 
 
 def _modern(ctx: Ctx) -> bool:
@@ -607,6 +604,6 @@ def _log_entry(row: SendRecord, approval: ApprovalRecord) -> SendLogEntry:
     )
 
 
-def hidden_tools(service: SendService | None) -> tuple[str, ...]:
+def hidden_tools(service: SendService) -> tuple[str, ...]:
     """Tools this configuration does not offer: commit_send exists only in host mode."""
-    return () if service is not None and service.mode == "host" else ("commit_send",)
+    return () if service.mode == "host" else ("commit_send",)
