@@ -35,7 +35,7 @@ bash .ci/conformance.sh "http://127.0.0.1:$PORT/mcp" || rc=1
 bash .ci/inspector.sh --calls .ci/read-tools.calls http "http://127.0.0.1:$PORT/mcp" || rc=1
 
 TOKEN_PORT="$(free_port)"
-OUTPERFORM_MCP_TOKEN="ci-$RANDOM$RANDOM$RANDOM"
+OUTPERFORM_MCP_TOKEN="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(24))')"
 export OUTPERFORM_MCP_TOKEN
 start_http "$TOKEN_PORT"
 bash .ci/inspector.sh --calls .ci/read-tools.calls --bearer-env OUTPERFORM_MCP_TOKEN \

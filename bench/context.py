@@ -175,7 +175,9 @@ def _rows(report: Report, ours: dict[str, Any], theirs: dict[str, Any] | None) -
     peer_views = {t.name: model_view(t) for t in theirs["tools"]}
     peer_total = sum(est_tokens(len(v)) for v in peer_views.values())
     same = sum(est_tokens(len(views[o])) for o in SAME_OPERATIONS if o in views)
-    peer_same = sum(est_tokens(len(peer_views[p])) for o, p in SAME_OPERATIONS.items() if o in views and p in peer_views)
+    peer_same = sum(
+        est_tokens(len(peer_views[p])) for o, p in SAME_OPERATIONS.items() if o in views and p in peer_views
+    )
     peer_page = est_tokens(len(theirs["page"]))
     our_thread, peer_thread = est_tokens(len(ours["thread"])), est_tokens(len(theirs["thread"]))
     report.add(

@@ -196,7 +196,6 @@ async def _in_process(emu: EmulatorProcess, cfg: Config, report: Report, data_di
     )
 
 
-
 @asynccontextmanager
 async def _maybe_peer_in_process(emu: EmulatorProcess, enabled: bool) -> AsyncIterator[Any]:
     if not enabled:

@@ -40,8 +40,14 @@ COLUMNS = ("measure", "ours", "baseline", "ratio", "target", "met?")
 def cells(row: Row) -> tuple[str, ...]:
     met = "" if row.met is None else ("yes" if row.met else "**NO**")
     rate = "" if row.ratio is None else f"{row.ratio:.2f}×"
-    return (row.measure.replace("  ", "  ↳ ", 1) if row.measure.startswith("  ") else row.measure,
-            row.ours, row.baseline, rate, row.target, met)
+    return (
+        row.measure.replace("  ", "  ↳ ", 1) if row.measure.startswith("  ") else row.measure,
+        row.ours,
+        row.baseline,
+        rate,
+        row.target,
+        met,
+    )
 
 
 def table(rows: list[Row]) -> str:

@@ -56,7 +56,9 @@ def spawn_once(argv: Sequence[str], env: dict[str, str], cwd: Path, *, timeout: 
     log_path = cwd / "stderr.log"
     with log_path.open("wb") as log:
         start = time.perf_counter()
-        proc = subprocess.Popen([PY, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=cwd)
+        proc = subprocess.Popen(
+            [PY, *argv], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env, cwd=cwd
+        )
     watchdog = threading.Timer(timeout, proc.kill)
     watchdog.start()
     try:
@@ -83,26 +85,21 @@ def spawn_once(argv: Sequence[str], env: dict[str, str], cwd: Path, *, timeout: 
     return elapsed, len(tools), log_path.read_text(errors="replace")
 
 
-def heaviest_imports(env: dict[str, str], cwd: Path, top: int = 8) -> tuple[float, list[tuple[float, str]]]:
-    """Total import time of the start-up path and its heaviest top-level packages (cumulative)."""
-    _, _, stderr = spawn_once(("-X", "importtime", *OUR_STDIO_ARGS), env, cwd)
+def import_self_times(argv: Sequence[str], env: dict[str, str], cwd: Path) -> dict[str, float]:
+    """Seconds of import self-time per top-level package on a server's start-up path."""
+    _, _, stderr = spawn_once(("-X", "importtime", *argv), env, cwd)
     packages: dict[str, float] = {}
-    total = 0.0
     for line in stderr.splitlines():
         if not line.startswith("import time:") or "|" not in line:
             continue
-        parts = line.split("|")
+        self_us, _, name = line.removeprefix("import time:").split("|", 2)
         try:
-            cumulative = float(parts[1].strip()) / 1e6
+            seconds = float(self_us) / 1e6
         except ValueError:
-            continue
-        name = parts[2]
-        if name.startswith(" ") and not name.startswith("  "):  # depth 0: imported by the program itself
-            package = name.strip()
-            packages[package] = packages.get(package, 0.0) + cumulative
-            total += cumulative
-    ranked = sorted(((t, n) for n, t in packages.items()), reverse=True)
-    return total, ranked[:top]
+            continue  # the header line
+        package = name.strip().split(".")[0]
+        packages[package] = packages.get(package, 0.0) + seconds
+    return packages
 
 
 def run(emu: EmulatorProcess, cfg: Config, report: Report) -> None:
@@ -127,7 +124,8 @@ def run(emu: EmulatorProcess, cfg: Config, report: Report) -> None:
                 tools[name] = count
                 if i > 0:  # round 0 warms the page cache and the bytecode caches
                     times[name].append(elapsed)
-        total_import, heavy = heaviest_imports(server_env(emu, data_dir), data_dir)
+        ours_imports = import_self_times(OUR_STDIO_ARGS, contestants["ours"][1], data_dir)
+        floor_imports = import_self_times(*contestants["minimal"], data_dir)
 
     ours, minimal = median(times["ours"]), median(times["minimal"])
     report.add(
@@ -163,5 +161,9 @@ def run(emu: EmulatorProcess, cfg: Config, report: Report) -> None:
                 ours < peer_time,
             )
         )
-    listing = ", ".join(f"{name} {t * 1000:.0f} ms" for t, name in heavy)
-    report.note(f"start-up imports (python -X importtime, top-level, cumulative): {total_import * 1000:.0f} ms; " + listing)
+    extra = sorted(((t - floor_imports.get(p, 0.0), p) for p, t in ours_imports.items()), reverse=True)
+    listing = ", ".join(f"{p} {t * 1000:.0f}" for t, p in extra[:8] if t > 0.001)
+    report.note(
+        f"start-up imports (python -X importtime, self time): ours {sum(ours_imports.values()) * 1000:.0f} ms, "
+        f"minimal MCPServer {sum(floor_imports.values()) * 1000:.0f} ms; ours beyond the minimal, ms: {listing}"
+    )
