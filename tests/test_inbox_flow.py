@@ -307,3 +307,21 @@ async def test_retention_prunes_old_events_and_cursors_never_go_back(tmp_path: P
         assert await inbox.prune(now + timedelta(days=2)) == 1
         newest = put("newest", now)
         assert newest.id > recent.id > old.id  # ids are never reused after pruning
+
+
+async def test_a_webhook_reply_opens_the_window_in_read_tools_before_the_api_shows_it(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """Aisha's window is closed in the API; a webhook alone (the API not yet updated) opens it."""
+    aisha_phone = "60173345120"
+    async with inbox_server(emulator, tmp_path) as running, Client(running.server) as client:
+        token = await token_of(client, "Aisha Rahman")
+        before = await call(client, "get_contact", {"token": token})
+        assert before["window"]["open"] is False
+        async with httpx.AsyncClient() as http:
+            response = await http.post(running.webhook, json=payload("Can we talk today?", phone=aisha_phone))
+            assert response.status_code == 200
+        after = await call(client, "get_contact", {"token": token})
+        assert after["window"]["open"] is True
+        conversation = await call(client, "get_conversation", {"token": token, "limit": 1})
+        assert conversation["window"]["open"] is True
