@@ -4,7 +4,6 @@ elicitation callbacks that play the human, and the approval page served over rea
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -15,7 +14,6 @@ import anyio
 import httpx
 import mcp.types as types
 import uvicorn
-from mcp import Client
 from mcp.client.session import ClientRequestContext
 from mcp.server.mcpserver import MCPServer
 
@@ -28,7 +26,7 @@ from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
 from outperform_mcp.server.settings import ServerSettings
 
-from .support import api_settings
+from .support import api_settings, control, free_port
 
 MODES = ["auto", "legacy"]  # 2026-07-28 (input-required retries) and the handshake era
 
@@ -55,12 +53,6 @@ async def guarded(
 
 
 # -- the emulator --------------------------------------------------------------------------------
-
-
-def control(emulator: Any, method: str, path: str, body: Any = None) -> Any:
-    response = httpx.request(method, f"{emulator.root_url}/_sandbox/{path}", json=body, timeout=10)
-    response.raise_for_status()
-    return response.json()
 
 
 def reset(emulator: Any) -> None:
@@ -97,19 +89,6 @@ def people(emulator: Any) -> People:
 # -- MCP calls -------------------------------------------------------------------------------
 
 
-async def call(client: Client, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    result = await client.call_tool(name, args)
-    assert result.is_error is False, result.content
-    assert result.structured_content is not None
-    return dict(result.structured_content)
-
-
-async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error is True, result.structured_content
-    return " ".join(getattr(block, "text", "") for block in result.content)
-
-
 class Human:
     """Plays the person answering elicitation dialogs; remembers what they were shown."""
 
@@ -129,12 +108,6 @@ class Human:
 
 
 # -- the approval page over real HTTP ------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

@@ -23,7 +23,7 @@ from outperform_mcp.server.inbox_settings import InboxSettings
 from outperform_mcp.server.runtime import bound_port, extra_routes, open_deps
 from outperform_mcp.server.settings import ServerSettings
 
-from .support import api_settings
+from .support import api_settings, call
 
 SECRET = "test-webhook-secret-0123456789"
 DANIEL_PHONE = "60129928376"
@@ -105,19 +105,6 @@ def payload(text: str, *, phone: str = DANIEL_PHONE, at: datetime | None = None,
             **data,
         },
     }
-
-
-async def call(client: Client, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    result = await client.call_tool(name, args or {})
-    assert result.is_error is False, result.content
-    assert result.structured_content is not None
-    return dict(result.structured_content)
-
-
-async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error is True, result.structured_content
-    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 async def token_of(client: Client, name: str) -> str:

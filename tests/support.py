@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
@@ -61,3 +65,46 @@ async def offline_deps(data_dir: Path) -> AsyncIterator[Deps]:
     )
     async with open_deps(settings, ServerSettings()) as deps:
         yield deps
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:
+    """Environment for a server subprocess talking to the emulator (secrets by environment, never argv)."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(data_dir),
+        "OUTPERFORM_BASE_URL": emulator.base_url,
+        "OUTPERFORM_CLIENT_ID": emulator.client_id,
+        "OUTPERFORM_CLIENT_SECRET": emulator.client_secret,
+        "OUTPERFORM_INSTANCE_ID": "test-instance",
+        "OUTPERFORM_DATA_DIR": str(data_dir),
+        "OUTPERFORM_PERSIST_REFRESH_TOKEN": "false",
+        **extra,
+    }
+
+
+def control(emulator: Any, method: str, path: str, body: Any = None) -> Any:
+    """Call the emulator's /_sandbox/ controls."""
+    response = httpx.request(method, f"{emulator.root_url}/_sandbox/{path}", json=body, timeout=10)
+    response.raise_for_status()
+    return response.json()
+
+
+async def call(client: Client, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Call a tool that must succeed; its structured content."""
+    result = await client.call_tool(name, args or {})
+    assert result.is_error is False, result.content
+    assert result.structured_content is not None
+    return dict(result.structured_content)
+
+
+async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
+    """Call a tool that must fail; the error text the model sees."""
+    result = await client.call_tool(name, args)
+    assert result.is_error is True, result.structured_content
+    return " ".join(getattr(block, "text", "") for block in result.content)

@@ -17,15 +17,9 @@ from outperform_mcp.api.client import OutPerformClient
 from outperform_mcp.api.models import NewContact
 from outperform_mcp.api.settings import ApiSettings
 
-from .support import api_settings
+from .support import api_settings, control
 
 pytestmark = pytest.mark.anyio
-
-
-def control(emulator: Any, method: str, path: str, body: Any = None) -> Any:
-    response = httpx.request(method, f"{emulator.root_url}/_sandbox/{path}", json=body, timeout=10)
-    response.raise_for_status()
-    return response.json()
 
 
 def stats(emulator: Any) -> dict[str, int]:

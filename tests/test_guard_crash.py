@@ -19,7 +19,8 @@ import httpx
 import pytest
 from mcp import Client
 
-from .guard_harness import call, control, decide, free_port, open_page, people, reset, sent
+from .guard_harness import decide, open_page, people, reset, sent
+from .support import call, control, free_port, server_env
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,16 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @contextmanager
 def server_process(emulator: Any, data_dir: Path, port: int) -> Iterator[subprocess.Popen[str]]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", str(data_dir)),
-        "OUTPERFORM_BASE_URL": emulator.base_url,
-        "OUTPERFORM_CLIENT_ID": emulator.client_id,
-        "OUTPERFORM_CLIENT_SECRET": emulator.client_secret,  # environment, never argv
-        "OUTPERFORM_INSTANCE_ID": "crash-test",
-        "OUTPERFORM_DATA_DIR": str(data_dir),
-        "OUTPERFORM_PERSIST_REFRESH_TOKEN": "false",
-    }
+    env = server_env(emulator, data_dir, OUTPERFORM_INSTANCE_ID="crash-test")
     proc = subprocess.Popen(
         [sys.executable, "-m", "outperform_mcp.cli", "--http", "--port", str(port)],
         cwd=ROOT,

@@ -10,7 +10,8 @@ import mcp.types as types
 import pytest
 from mcp import Client, MCPError
 
-from .guard_harness import MODES, Human, call, error_text, guarded, people, sent
+from .guard_harness import MODES, Human, guarded, people, sent
+from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
 

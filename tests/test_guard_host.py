@@ -12,7 +12,8 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from .guard_harness import MODES, call, error_text, guarded, people, sent
+from .guard_harness import MODES, guarded, people, sent
+from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
 

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from mcp import Client
 
-from .guard_harness import MODES, Human, call, guarded, http_app, people, sent
+from .guard_harness import MODES, Human, guarded, http_app, people, sent
+from .support import call
 
 pytestmark = pytest.mark.anyio
 

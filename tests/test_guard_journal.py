@@ -15,7 +15,8 @@ from outperform_mcp.guard.service import SendService
 from outperform_mcp.store import journal
 from outperform_mcp.store.db import Store
 
-from .guard_harness import Human, call, control, guard_settings, guarded, people, sent
+from .guard_harness import Human, guard_settings, guarded, people, sent
+from .support import call, control
 
 pytestmark = pytest.mark.anyio
 

@@ -16,7 +16,8 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.session import ClientRequestContext, ClientSession
 
-from .guard_harness import BROWSER, MODES, call, decide, guarded, http_app, open_page, people, sent
+from .guard_harness import BROWSER, MODES, decide, guarded, http_app, open_page, people, sent
+from .support import call
 
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent

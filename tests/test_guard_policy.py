@@ -15,7 +15,8 @@ from mcp import Client
 
 from outperform_mcp.store.contacts import record_inbound
 
-from .guard_harness import Human, call, control, guarded, people, sent
+from .guard_harness import Human, guarded, people, sent
+from .support import call, control
 
 pytestmark = pytest.mark.anyio
 

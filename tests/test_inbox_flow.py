@@ -21,18 +21,8 @@ from outperform_mcp.server.inbox import INBOX_URI, contact_uri
 from outperform_mcp.store import contacts
 from outperform_mcp.store import inbox as events
 
-from .inbox_harness import (
-    MALLORY_PHONE,
-    Running,
-    call,
-    error_text,
-    eventually,
-    inbound,
-    inbox_server,
-    payload,
-    point_emulator,
-    token_of,
-)
+from .inbox_harness import MALLORY_PHONE, Running, eventually, inbound, inbox_server, payload, point_emulator, token_of
+from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
 

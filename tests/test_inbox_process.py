@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -19,32 +18,17 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from .inbox_harness import SECRET, call, eventually, inbound, payload, token_of
+from . import support
+from .inbox_harness import SECRET, eventually, inbound, payload, token_of
+from .support import call
 
+free_port = support.free_port
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTPERFORM_")}
-    env.update(
-        {
-            "OUTPERFORM_BASE_URL": emulator.base_url,
-            "OUTPERFORM_CLIENT_ID": emulator.client_id,
-            "OUTPERFORM_CLIENT_SECRET": emulator.client_secret,
-            "OUTPERFORM_DATA_DIR": str(data_dir),
-            "OUTPERFORM_PERSIST_REFRESH_TOKEN": "false",
-            "OUTPERFORM_WEBHOOK_SECRET": SECRET,
-            **extra,
-        }
-    )
-    return env
+    return support.server_env(emulator, data_dir, OUTPERFORM_WEBHOOK_SECRET=SECRET, **extra)
 
 
 @contextmanager

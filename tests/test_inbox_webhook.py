@@ -16,7 +16,8 @@ from mcp import Client
 
 from outperform_mcp.store import inbox as events
 
-from .inbox_harness import SECRET, Running, call, error_text, inbox_server, payload
+from .inbox_harness import SECRET, Running, inbox_server, payload
+from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
 

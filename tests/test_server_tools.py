@@ -13,7 +13,7 @@ from mcp import Client
 
 from outperform_mcp.server.app import Selection
 
-from .support import server_for
+from .support import call, error_text, server_for
 
 pytestmark = pytest.mark.anyio
 
@@ -24,19 +24,6 @@ MODES = ["auto", "legacy"]
 async def client(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path) -> AsyncIterator[Client]:
     async with server_for(emulator, tmp_path) as (server, _), Client(server, mode=request.param) as c:
         yield c
-
-
-async def call(client: Client, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    result = await client.call_tool(name, args or {})
-    assert result.is_error is False, result.content
-    assert result.structured_content is not None
-    return dict(result.structured_content)
-
-
-async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
-    result = await client.call_tool(name, args)
-    assert result.is_error is True
-    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 async def test_every_tool_has_annotations_and_output_schema(client: Client) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -18,28 +17,10 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from .support import free_port, server_env
+
 pytestmark = pytest.mark.anyio
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(data_dir),
-        "OUTPERFORM_BASE_URL": emulator.base_url,
-        "OUTPERFORM_CLIENT_ID": emulator.client_id,
-        "OUTPERFORM_CLIENT_SECRET": emulator.client_secret,
-        "OUTPERFORM_INSTANCE_ID": "test-instance",
-        "OUTPERFORM_DATA_DIR": str(data_dir),
-    }
-    env.update(extra)
-    return env
 
 
 @contextmanager

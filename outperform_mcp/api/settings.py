@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_csv(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+# A list setting written as "a, b, c" in the environment (not JSON, which people get wrong).
+CsvList = Annotated[list[str], NoDecode, BeforeValidator(_split_csv)]
 
 DEFAULT_BASE_URL = "https://www.nexcrmapis.com/cloud/conversationapis/v1/"
 

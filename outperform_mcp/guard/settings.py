@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ..api.settings import CsvList
 
 ApprovalMode = Literal["auto", "host", "none"]
-
-
-def _csv(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
 
 
 class GuardSettings(BaseSettings):
@@ -34,12 +30,10 @@ class GuardSettings(BaseSettings):
     sending_enabled: bool = Field(True, description="Kill switch: false refuses every send")
     max_sends_per_hour: int = Field(100, ge=0, description="Messages per rolling hour (0 = no limit)")
     max_sends_per_day: int = Field(1000, ge=0, description="Messages per rolling 24 hours (0 = no limit)")
-    opt_out_labels: Annotated[list[str], NoDecode] = Field(
+    opt_out_labels: CsvList = Field(
         default_factory=lambda: ["opt-out"], description="Contact labels that block every send"
     )
-    template_allowlist: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Templates that may be sent (empty: any)"
-    )
+    template_allowlist: CsvList = Field(default_factory=list, description="Templates that may be sent (empty: any)")
     templates_file: Path | None = Field(
         None, description="JSON list of templates (name, body with {{1}}…, parameters) used to render previews"
     )
@@ -50,8 +44,6 @@ class GuardSettings(BaseSettings):
     approval_page_browser_only: bool = Field(
         True, description="Approval page: accept decisions only from a browser form post (Sec-Fetch/Origin checks)"
     )
-
-    _split = field_validator("opt_out_labels", "template_allowlist", mode="before")(_csv)
 
     @field_validator("opt_out_labels")
     @classmethod

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
-def _csv(value: object) -> object:
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
+from ..api.settings import CsvList
 
 
 class ServerSettings(BaseSettings):
@@ -20,24 +14,18 @@ class ServerSettings(BaseSettings):
     mcp_token: SecretStr | None = Field(
         None, description="Bearer token HTTP clients must present; without it, HTTP serves loopback only"
     )
-    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+    allowed_hosts: CsvList = Field(
         default_factory=list,
         description="Extra Host values accepted over HTTP (DNS-rebinding protection stays on)",
     )
-    allowed_origins: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Extra Origin values accepted over HTTP"
-    )
-    toolsets: Annotated[list[str], NoDecode] = Field(
-        default_factory=list, description="Toolsets to enable (default: all)"
-    )
+    allowed_origins: CsvList = Field(default_factory=list, description="Extra Origin values accepted over HTTP")
+    toolsets: CsvList = Field(default_factory=list, description="Toolsets to enable (default: all)")
     read_only: bool = Field(False, description="Hide every tool that changes anything")
     listen_host: str = Field("127.0.0.1", description="stdio mode: host of the side listener (approval page, webhook)")
     listen_port: int = Field(0, ge=0, le=65535, description="stdio mode: its port (0 picks a free one)")
     public_url: str | None = Field(
         None, description="Base URL people reach this server at, for approval links (default: the listener)"
     )
-
-    _split = field_validator("allowed_hosts", "allowed_origins", "toolsets", mode="before")(_csv)
 
     @field_validator("mcp_token", mode="before")
     @classmethod
