@@ -195,7 +195,7 @@ async def http_client(url: str, *, connections: int = 1000) -> AsyncIterator[Any
     limits = httpx2.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with (
         httpx2.AsyncClient(timeout=120, limits=limits) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,  # type: ignore[arg-type]
+        Client(streamable_http_client(url, http_client=http)) as client,
     ):
         yield client
 

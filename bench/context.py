@@ -173,6 +173,7 @@ def _rows(report: Report, ours: dict[str, Any], theirs: dict[str, Any] | None) -
     if theirs is None:
         return
     peer_views = {t.name: model_view(t) for t in theirs["tools"]}
+    peer_described = sum(len(t.description or "") >= MIN_DESCRIPTION and not undescribed(t) for t in theirs["tools"])
     peer_total = sum(est_tokens(len(v)) for v in peer_views.values())
     same = sum(est_tokens(len(views[o])) for o in SAME_OPERATIONS if o in views)
     peer_same = sum(
@@ -185,7 +186,7 @@ def _rows(report: Report, ours: dict[str, Any], theirs: dict[str, Any] | None) -
             "peer",
             "tools/list, the same 4 read operations: ours / peer",
             f"{same:,} tok",
-            f"{peer.NAME} {peer_same:,} tok",
+            f"{peer.NAME} {peer_same:,} tok (described well: {peer_described}/{len(peer_views)})",
             ratio(same, peer_same),
             "< 1 (better)",
             same < peer_same,

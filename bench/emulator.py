@@ -5,9 +5,7 @@ Run as a script it serves ``create_emulator().app`` on 127.0.0.1 and prints one 
 its standard input closes (so it never outlives the benchmark that started it).
 
 It runs in its own process so that its CPU time never competes with the code being measured
-for the GIL, and it lets uvicorn open the listening socket itself: a socket made by
-``uvicorn.Config.bind_socket()`` has ``proto == 0``, so asyncio skips ``TCP_NODELAY`` on the
-connections it accepts, and every keep-alive request then waits ~40 ms on Nagle + delayed ACK.
+for the GIL (``EmulatorServer`` runs it in a thread of the caller's process).
 """
 
 from __future__ import annotations
@@ -43,7 +41,7 @@ class EmulatorProcess:
     def base_url(self) -> str:
         from outperform_mcp.sandbox.operations import BASE_PATH
 
-        return self.root_url + BASE_PATH + "/"
+        return f"{self.root_url}{BASE_PATH}/"
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         response = self.http.request(method, f"{self.root_url}/_sandbox/{path}", json=body)
