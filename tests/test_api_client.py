@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -299,3 +300,19 @@ async def test_no_secret_in_repr_or_errors(settings: ApiSettings, emulator: Any)
         text = repr(api.tokens) + repr(settings)
         for secret in api.tokens.secrets():
             assert secret not in text
+
+
+async def test_secrets_never_reach_the_logs(
+    settings: ApiSettings, emulator: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with OutPerformClient(settings) as api:
+        await api.list_labels()  # oauth_login carries the client secret in its query string
+        control(emulator, "POST", "expire_tokens")
+        await api.list_labels()
+        held = api.tokens.secrets()
+    assert emulator.client_secret in held
+    text = "\n".join(record.getMessage() for record in caplog.records)
+    assert caplog.records
+    for secret in held:
+        assert secret not in text

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import anyio
-import httpx
+import httpx2
 from pydantic import SecretStr, ValidationError
 
 from .errors import MalformedResponse, OutPerformError, Unauthorized
@@ -170,16 +170,16 @@ class TokenManager:
             raise MalformedResponse("oauth_access answered without a usable access token") from exc
 
 
-class BearerAuth(httpx.Auth):
+class BearerAuth(httpx2.Auth):
     """httpx auth flow: bearer token in, one refresh-and-replay when the token is refused."""
 
     def __init__(self, tokens: TokenManager) -> None:
         self._tokens = tokens
 
-    def sync_auth_flow(self, request: httpx.Request) -> object:  # type: ignore[override]
+    def sync_auth_flow(self, request: httpx2.Request) -> object:  # type: ignore[override]
         raise RuntimeError("BearerAuth is async-only")
 
-    async def async_auth_flow(self, request: httpx.Request) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         token = await self._tokens.access_token()
         request.headers["Authorization"] = f"Bearer {token}"
         response = yield request

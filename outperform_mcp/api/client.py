@@ -1,7 +1,9 @@
 """Typed async client for the OutPerform Conversation API (knows nothing of MCP).
 
-One shared ``httpx.AsyncClient``; reads are retried with backoff, sends never are once the
-request may have reached the server.
+One shared ``httpx2.AsyncClient`` (the httpx fork the MCP SDK already depends on; its connection
+pool stays linear with hundreds of requests in flight, where httpx 0.28's rescans the pool per
+request). Reads are retried with backoff; sends never are once the request may have reached the
+server.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any, TypeVar
 
-import httpx
+import httpx2
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -54,7 +56,7 @@ log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
 
 # Transport failures that prove the request never left this process: a send may report "not sent".
-_NOT_WRITTEN = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+_NOT_WRITTEN = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
 
 
 class _Transient(Exception):
@@ -64,7 +66,7 @@ class _Transient(Exception):
         self.error = error
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+def _retry_after(response: httpx2.Response) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -72,7 +74,7 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _error_text(response: httpx.Response) -> str:
+def _error_text(response: httpx2.Response) -> str:
     try:
         body = response.json()
     except ValueError:
@@ -82,7 +84,7 @@ def _error_text(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
-def error_for(response: httpx.Response, operation: str) -> OutPerformError:
+def error_for(response: httpx2.Response, operation: str) -> OutPerformError:
     """Map an API error answer to its typed exception."""
     status = response.status_code
     text = f"{operation}: {_error_text(response)}"
@@ -138,30 +140,15 @@ def _int(value: Any, default: int) -> int:
 class OutPerformClient:
     """``async with OutPerformClient(settings) as api: await api.list_contacts()``."""
 
-    def __init__(
-        self,
-        settings: ApiSettings,
-        *,
-        transport: httpx.AsyncBaseTransport | None = None,
-        persist_tokens: bool | None = None,
-    ) -> None:
+    def __init__(self, settings: ApiSettings, *, persist_tokens: bool | None = None) -> None:
         missing = settings.missing()
         if missing:
             raise ConfigurationError(f"missing settings: {', '.join(missing)}")
         assert settings.client_id is not None
         assert settings.client_secret is not None
         self.settings = settings
-        # httpx logs every URL at INFO, and oauth_login carries the client secret in its query.
-        logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger("httpx").level))
-        self._http = httpx.AsyncClient(
-            base_url=settings.base_url,
-            transport=transport,
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections, max_keepalive_connections=settings.max_connections
-            ),
-            headers={"Accept": "application/json", "User-Agent": "outperform-mcp/0.1"},
-        )
+        # The HTTP client is built on first use: it loads the TLS trust store, which start-up can skip.
+        self._http_client: httpx2.AsyncClient | None = None
         persist = settings.persist_refresh_token if persist_tokens is None else persist_tokens
         token_file = (
             RefreshTokenFile(
@@ -185,8 +172,24 @@ class OutPerformClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        if self._http_client is None:
+            # httpx2 logs every URL at INFO, and oauth_login carries the client secret in its query.
+            logger = logging.getLogger("httpx2")
+            logger.setLevel(max(logging.WARNING, logger.level))
+            s = self.settings
+            self._http_client = httpx2.AsyncClient(
+                base_url=s.base_url,
+                timeout=httpx2.Timeout(s.read_timeout, connect=s.connect_timeout),
+                limits=httpx2.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
+                headers={"Accept": "application/json", "User-Agent": "outperform-mcp/0.1"},
+            )
+        return self._http_client
+
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._http_client is not None:
+            await self._http_client.aclose()
 
     def _scrub(self, error: OutPerformError) -> OutPerformError:
         for secret in self.tokens.secrets():
@@ -234,7 +237,7 @@ class OutPerformClient:
             response = await self._http.request(
                 "GET", path, params=params, json=body, auth=self._auth if authenticated else None
             )
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             raise _Transient(UpstreamUnavailable(f"{path}: {type(exc).__name__}")) from None
         if response.status_code == 429 or response.status_code >= 500:
             raise _Transient(error_for(response, path))
@@ -251,7 +254,7 @@ class OutPerformClient:
             response = await self._http.post(path, json=body, auth=self._auth)
         except _NOT_WRITTEN as exc:
             raise UpstreamUnavailable(f"{path}: not sent, {type(exc).__name__}") from None
-        except httpx.TransportError as exc:
+        except httpx2.TransportError as exc:
             if is_send:
                 raise SendOutcomeUnknown(f"{path}: connection failed after the request was sent") from exc
             raise UpstreamUnavailable(f"{path}: {type(exc).__name__}; the outcome is unknown") from None

@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
+import httpx2
 
 WEBHOOK_TIMEOUT_S = 10.0  # the vendor gives receivers 10 seconds to answer
 
@@ -25,14 +25,14 @@ class WebhookSender:
     """One pooled client, created lazily on the loop that first needs it."""
 
     def __init__(self) -> None:
-        self._client: httpx.AsyncClient | None = None
+        self._client: httpx2.AsyncClient | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _get_client(self) -> httpx.AsyncClient:
+    def _get_client(self) -> httpx2.AsyncClient:
         loop = asyncio.get_running_loop()
         # A client is bound to its loop; an emulator re-served on a new loop needs a new one.
         if self._client is None or self._loop is not loop:
-            self._client = httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_S)
+            self._client = httpx2.AsyncClient(timeout=WEBHOOK_TIMEOUT_S)
             self._loop = loop
         return self._client
 
@@ -40,7 +40,7 @@ class WebhookSender:
         headers = {"X-Webhook-Secret": secret} if secret else {}
         try:
             response = await self._get_client().post(url, json=payload, headers=headers)
-        except httpx.HTTPError as exc:
+        except httpx2.HTTPError as exc:
             # The URL may embed the secret as a path segment, so it never goes into the message.
             detail = str(exc).replace(url, "<webhook_url>")
             if secret:

@@ -19,7 +19,7 @@ from .inbox_resources import register_inbox_resources
 from .prompts import load_prompts
 from .registry import selected
 from .resources import register_resources
-from .schema import compact_input, compact_output
+from .schema import CompactResult, compact_input, compact_output
 from .tools.messaging import hidden_tools
 
 INSTRUCTIONS = """\
@@ -61,8 +61,13 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             structured_output=True,
         )
         built.parameters = compact_input(built.parameters)
-        if built.fn_metadata.output_schema is not None:
-            built.fn_metadata.output_schema = compact_output(built.fn_metadata.output_schema)
+        meta = built.fn_metadata
+        built.fn_metadata = CompactResult(
+            arg_model=meta.arg_model,
+            output_schema=compact_output(meta.output_schema) if meta.output_schema else None,
+            output_model=meta.output_model,
+            wrap_output=meta.wrap_output,
+        )
         tools.append(built)
     auth: dict[str, Any] = {}
     if deps.settings.mcp_token is not None:

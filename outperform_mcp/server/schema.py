@@ -9,7 +9,11 @@ property name), the ``anyOf [X, null]`` wrapper and ``default: null`` of optiona
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.types import CallToolResult, TextContent
 
 
 def _strip_titles(node: Any, *, in_properties: bool = False) -> Any:
@@ -44,5 +48,53 @@ def compact_input(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _inline_refs(node: Any, defs: dict[str, Any], seen: tuple[str, ...] = ()) -> Any:
+    if isinstance(node, list):
+        return [_inline_refs(item, defs, seen) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        name = ref.removeprefix("#/$defs/")
+        if name in defs and name not in seen:  # a recursive model keeps its $ref
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**_inline_refs(defs[name], defs, (*seen, name)), **rest}
+    return {k: _inline_refs(v, defs, seen) for k, v in node.items()}
+
+
+def _nullable_types(node: Any) -> Any:
+    """``anyOf [{"type": T, ...}, {"type": "null"}]`` -> ``{"type": [T, "null"], ...}``."""
+    if isinstance(node, list):
+        return [_nullable_types(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _nullable_types(v) for k, v in node.items()}
+    options = node.get("anyOf")
+    if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
+        (inner,) = [o for o in options if o != {"type": "null"}]
+        if isinstance(inner, dict) and isinstance(inner.get("type"), str) and not {"enum", "const"} & inner.keys():
+            rest = {k: v for k, v in node.items() if k != "anyOf"}
+            return {**inner, **rest, "type": [inner["type"], "null"]}
+    return node
+
+
 def compact_output(schema: dict[str, Any]) -> dict[str, Any]:
-    return dict(_strip_titles(schema))
+    """Smaller and quicker for clients to check results against: no titles, no $defs indirection."""
+    schema = _strip_titles(schema)
+    defs = schema.pop("$defs", {})
+    inlined = _inline_refs(schema, defs)
+    if any(f"#/$defs/{name}" in repr(inlined) for name in defs):  # recursion: keep what is still referenced
+        inlined["$defs"] = defs
+    return dict(_nullable_types(inlined))
+
+
+class CompactResult(FuncMetadata):
+    """Results whose text block is compact JSON: the SDK indents it, which costs the model ~30 %
+    more tokens for the same structured content."""
+
+    def convert_result(self, result: Any) -> Any:
+        out = super().convert_result(result)
+        if isinstance(out, CallToolResult) and out.structured_content is not None and not out.is_error:
+            text = json.dumps(out.structured_content, separators=(",", ":"), ensure_ascii=False)
+            out.content = [TextContent(type="text", text=text)]
+        return out

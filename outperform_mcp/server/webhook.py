@@ -215,7 +215,7 @@ async def connect_sandbox(
     now (if none is set) so the receiver's URL is known before the side listener starts. The secret
     travels in the emulator's ``X-Webhook-Secret`` header, so it is in no URL and no log.
     """
-    import httpx
+    import httpx2
 
     from ..sandbox.operations import BASE_PATH
 
@@ -235,7 +235,7 @@ async def connect_sandbox(
         host = "127.0.0.1"
     root = api.base_url.split(BASE_PATH)[0].rstrip("/")
     receiver = f"http://{host}:{port}{WEBHOOK_PATH}"
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with httpx2.AsyncClient(timeout=5) as client:
         response = await client.post(
             f"{root}/_sandbox/config",
             json={"webhook_url": receiver, "webhook_secret": inbox.webhook_secret.get_secret_value()},

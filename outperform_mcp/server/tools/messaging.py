@@ -556,8 +556,10 @@ async def list_sends(
         Field(description="pending: awaiting approval; not_sent: rejected, expired or refused"),
     ] = None,
     token: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="Only this contact")] = None,
-    approval_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")] = None,
-    limit: Annotated[int, Field(ge=1, le=100)] = 20,
+    approval_id: Annotated[
+        str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="Only this approval (from a send result)")
+    ] = None,
+    limit: Annotated[int, Field(ge=1, le=100, description="Entries to return")] = 20,
 ) -> SendLog:
     """Sends: sent, awaiting approval, failed or outcome unknown, newest first, with quota use.
     Check it before sending again, or to follow an approval_id."""
