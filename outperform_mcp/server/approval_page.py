@@ -20,8 +20,8 @@ from starlette.routing import BaseRoute, Route
 
 from ..guard.preview import fmt_time
 from ..guard.service import BatchStatus, GuardError
+from .approval_flow import APPROVAL_PATH
 from .deps import Deps
-from .tools.messaging import APPROVAL_PATH
 
 log = logging.getLogger(__name__)
 

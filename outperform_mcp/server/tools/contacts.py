@@ -52,13 +52,13 @@ class LabelList(BaseModel):
 @tool("contacts", title="Search contacts", read_only=True)
 async def search_contacts(
     ctx: Ctx,
-    search: Annotated[str | None, Field(max_length=100, description="Name, phone or email fragment")] = None,
+    search: Annotated[str | None, Field(max_length=100, description="Name, phone or email")] = None,
     label: LabelName | None = None,
     page: Page = 1,
-    limit: Annotated[int, Field(ge=1, le=50, description="Contacts per page")] = 20,
+    limit: Annotated[int, Field(ge=1, le=50, description="Per page")] = 20,
 ) -> ContactList:
-    """Find contacts by name, phone or email, optionally by label. Gives the token other tools
-    need; next_page is set when there is more."""
+    """Find contacts by name, phone or email, optionally by label; gives the token other tools
+    need."""
     with upstream():
         result = await deps(ctx).api.list_contacts(search=search, label=label, page=page, limit=limit)
     return ContactList(
@@ -109,7 +109,7 @@ async def create_contact(
 
 @tool("contacts", title="List labels", read_only=True)
 async def list_labels(ctx: Ctx) -> LabelList:
-    """All contact labels with how many contacts carry each (filter search_contacts by one)."""
+    """Contact labels and how many contacts carry each; use one to filter search_contacts."""
     with upstream():
         labels = await deps(ctx).api.list_labels()
     return LabelList(labels=[LabelOut(name=label.name, contacts=label.contacts) for label in labels])

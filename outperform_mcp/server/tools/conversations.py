@@ -18,7 +18,7 @@ from ..registry import tool
 from ..views import PREVIEW_CHARS, UNTRUSTED_NOTE, MessageOut, SessionWindow
 from .params import EndDate, Page, StartDate, Token, check_range
 
-PerPage = Annotated[int, Field(ge=1, le=50, description="Items per page")]
+PerPage = Annotated[int, Field(ge=1, le=50, description="Per page")]
 
 
 class ConversationOut(BaseModel):
@@ -110,12 +110,11 @@ async def list_conversations(
     ctx: Ctx,
     start_date: StartDate = None,
     end_date: EndDate = None,
-    awaiting_reply: Annotated[bool, Field(description="Only threads where the customer wrote last")] = False,
+    awaiting_reply: Annotated[bool, Field(description="Only threads awaiting our reply")] = False,
     page: Page = 1,
     limit: PerPage = 20,
 ) -> ConversationList:
-    """Recent WhatsApp threads, latest first, one line each: who, message and reply counts in
-    the range, start of the last message."""
+    """Recent WhatsApp threads, newest first: who, message and reply counts, last message start."""
     check_range(start_date, end_date)
     with upstream():
         threads = await deps(ctx).api.list_conversations(
@@ -146,13 +145,13 @@ async def list_chatbot_conversations(
     ctx: Ctx,
     start_date: StartDate = None,
     end_date: EndDate = None,
-    sentiment: Annotated[Sentiment | None, Field(description="Only this sentiment")] = None,
-    concluded: Annotated[bool | None, Field(description="Finished (true) or open (false)")] = None,
+    sentiment: Annotated[Sentiment | None, Field(description="Sentiment")] = None,
+    concluded: Annotated[bool | None, Field(description="Finished or still open")] = None,
     page: Page = 1,
     limit: PerPage = 20,
 ) -> ChatbotList:
-    """Chatbot conversations with sentiment, concluded and a short summary: for sentiment
-    reports or finding unhappy customers."""
+    """Chatbot conversations: sentiment, concluded, summary. For sentiment reports and unhappy
+    customers."""
     check_range(start_date, end_date)
     with upstream():
         rows = await deps(ctx).api.list_chatbot_conversations(

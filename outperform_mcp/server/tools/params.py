@@ -16,8 +16,8 @@ Token = Annotated[
     ),
 ]
 Page = Annotated[int, Field(ge=1, description="Page, from 1")]
-StartDate = Annotated[date | None, Field(description="From this day, inclusive")]
-EndDate = Annotated[date | None, Field(description="Up to this day, inclusive")]
+StartDate = Annotated[date | None, Field(description="First day")]
+EndDate = Annotated[date | None, Field(description="Last day")]
 
 
 def check_range(start: date | None, end: date | None) -> None:
