@@ -63,8 +63,9 @@ async def open_deps(
 
 
 def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
-    # access_log off: URLs can carry the webhook secret as a path segment.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    # access_log off: URLs can carry the webhook secret as a path segment. No websockets: nothing
+    # here speaks them, and loading the implementation costs start-up time.
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", ws="none")
     return uvicorn.Server(config)
 
 
