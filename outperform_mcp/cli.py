@@ -165,7 +165,7 @@ async def _serve(args: argparse.Namespace, api_settings: ApiSettings, srv: Serve
 
         inbox = await connect_sandbox(api_settings, srv, inbox, http=(args.host, args.port) if args.http else None)
     async with open_deps(api_settings, srv, inbox) as deps:
-        server = build_server(deps, selection)
+        server = build_server(deps, selection, srv.prompts_dir)
         if args.http:
             log.warning("serving MCP on http://%s:%s/mcp", args.host, args.port)
             await serve_http(server, deps, args.host, args.port)
@@ -199,14 +199,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             anyio.run(_serve, args, api_settings, srv)
         return 0
-    except SettingsProblem as exc:
-        print(f"outperform-mcp: {exc}", file=sys.stderr)
+    except (Exception, KeyboardInterrupt) as exc:
+        return _report(exc)
+
+
+def _report(exc: BaseException) -> int:
+    """Exit code and one clear line for the failures a user can fix; anything else is a bug."""
+    from .server.prompts import PromptFileError
+
+    # Errors raised inside the server's task groups arrive wrapped in exception groups.
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if isinstance(exc, SettingsProblem | PromptFileError):
+        print(f"outperform-mcp: cannot start: {exc}", file=sys.stderr)
         return 2
-    except OutPerformError as exc:
+    if isinstance(exc, OutPerformError):
         print(f"outperform-mcp: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130
+    raise exc
 
 
 if __name__ == "__main__":

@@ -151,3 +151,14 @@ async def test_sandbox_mode_needs_no_account(tmp_path: Path) -> None:
         async with Client(params) as client:
             result = await client.call_tool("search_contacts", {"search": "Aisha"})
             assert result.is_error is False
+
+
+def test_malformed_prompt_file_stops_start_with_its_name(emulator: Any, tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "broken.md").write_text("---\nname: broken\n---\nno description\n", encoding="utf-8")
+    done = run_cli(env=server_env(emulator, tmp_path, OUTPERFORM_PROMPTS_DIR=str(prompts)), cwd=tmp_path)
+    assert done.returncode == 2
+    assert "broken.md" in done.stderr
+    assert "description" in done.stderr
+    assert "Traceback" not in done.stderr

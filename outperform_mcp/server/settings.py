@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,6 +25,7 @@ class ServerSettings(BaseSettings):
     read_only: bool = Field(False, description="Hide every tool that changes anything")
     listen_host: str = Field("127.0.0.1", description="stdio mode: host of the side listener (approval page, webhook)")
     listen_port: int = Field(0, ge=0, le=65535, description="stdio mode: its port (0 picks a free one)")
+    prompts_dir: Path | None = Field(None, description="Folder of prompt files (default: the bundled prompts)")
     public_url: str | None = Field(
         None, description="Base URL people reach this server at, for approval links (default: the listener)"
     )
