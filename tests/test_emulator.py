@@ -17,7 +17,6 @@ from outperform_mcp.sandbox import (
     EmulatorServer,
     create_emulator,
     load_templates,
-    serve_emulator,
 )
 from tests.conftest import WebhookReceiver, fetch_access_token
 
@@ -675,15 +674,3 @@ def test_emulator_server_context_manager() -> None:
         assert fetch_access_token(server)
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.root_url + "/_sandbox/stats")
-
-
-async def test_serve_emulator_in_the_callers_loop() -> None:
-    ready: list[str] = []
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(lambda: serve_emulator(port=0, on_ready=ready.append))
-        with anyio.fail_after(5):
-            while not ready:  # noqa: ASYNC110 - on_ready is a plain callback
-                await anyio.sleep(0.01)
-        async with httpx.AsyncClient() as client:
-            assert (await client.get(ready[0] + "/_sandbox/stats")).status_code == 200
-        tg.cancel_scope.cancel()

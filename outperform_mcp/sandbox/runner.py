@@ -7,14 +7,12 @@ import concurrent.futures
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
 from types import TracebackType
 from typing import TypeVar
 
-import anyio
 import uvicorn
 
-from .app import BASE_PATH, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Emulator, create_emulator
+from .app import BASE_PATH, Emulator, create_emulator
 
 T = TypeVar("T")
 
@@ -178,60 +176,3 @@ class EmulatorServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-
-async def serve_emulator(
-    host: str = "127.0.0.1",
-    port: int = 8765,
-    *,
-    client_id: str = DEFAULT_CLIENT_ID,
-    client_secret: str = DEFAULT_CLIENT_SECRET,
-    seed: int = 7,
-    now: datetime | None = None,
-    token_lifetime: int = 3600,
-    webhook_url: str | None = None,
-    webhook_secret: str | None = None,
-    emulator: Emulator | None = None,
-    log_level: str = "warning",
-    on_ready: Callable[[str], object] | None = None,
-) -> None:
-    """Serve an emulator in the current event loop until cancelled.
-
-    `on_ready` gets the root URL (with the real port when `port` is 0) once the
-    server accepts connections. Cancellation shuts uvicorn down gracefully.
-    """
-    emulator = emulator or create_emulator(
-        client_id=client_id,
-        client_secret=client_secret,
-        seed=seed,
-        now=now,
-        token_lifetime=token_lifetime,
-        webhook_url=webhook_url,
-        webhook_secret=webhook_secret,
-    )
-    config = _config(emulator, host, port, log_level)
-    sock = _bind(host, port)
-    bound_port = sock.getsockname()[1]
-
-    def announce() -> None:
-        if on_ready is not None:
-            on_ready(_url(host, bound_port))
-
-    server = _Server(config, announce)
-
-    async def stop_on_cancel() -> None:
-        try:
-            await anyio.sleep_forever()
-        finally:
-            server.should_exit = True
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(stop_on_cancel)
-            # Shielded so cancellation reaches uvicorn as should_exit, letting it close
-            # connections cleanly instead of being torn down mid-loop.
-            with anyio.CancelScope(shield=True):
-                await server.serve(sockets=[sock])
-            tg.cancel_scope.cancel()
-    finally:
-        sock.close()
