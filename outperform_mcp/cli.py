@@ -82,7 +82,7 @@ def load_settings(*, sandbox: bool = False) -> tuple[ApiSettings, ServerSettings
         problems += [f"{name}: not set" for name in api.missing()]
     if problems:
         raise SettingsProblem(
-            "cannot start, settings are missing or invalid:\n  "
+            "settings are missing or invalid:\n  "
             + "\n  ".join(problems)
             + "\nSet them in the environment or in a .env file (see README, 'Settings'),"
             " or try the server with no account: outperform-mcp --sandbox"
@@ -167,7 +167,6 @@ async def _serve(args: argparse.Namespace, api_settings: ApiSettings, srv: Serve
     async with open_deps(api_settings, srv, inbox) as deps:
         server = build_server(deps, selection, srv.prompts_dir)
         if args.http:
-            log.warning("serving MCP on http://%s:%s/mcp", args.host, args.port)
             await serve_http(server, deps, args.host, args.port)
         else:
             await serve_stdio(server, deps)
@@ -206,13 +205,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _report(exc: BaseException) -> int:
     """Exit code and one clear line for the failures a user can fix; anything else is a bug."""
     from .server.prompts import PromptFileError
+    from .server.registry import SelectionError
+    from .server.runtime import ListenError
 
     # Errors raised inside the server's task groups arrive wrapped in exception groups.
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     if isinstance(exc, KeyboardInterrupt):
         return 130
-    if isinstance(exc, SettingsProblem | PromptFileError):
+    if isinstance(exc, SettingsProblem | PromptFileError | SelectionError | ListenError):
         print(f"outperform-mcp: cannot start: {exc}", file=sys.stderr)
         return 2
     if isinstance(exc, OutPerformError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -161,4 +162,31 @@ def test_malformed_prompt_file_stops_start_with_its_name(emulator: Any, tmp_path
     assert done.returncode == 2
     assert "broken.md" in done.stderr
     assert "description" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expect"),
+    [
+        (("--tools", "no_such_tool"), "unknown toolset or tool: no_such_tool"),
+        (("--toolsets", "contact"), "toolsets are contacts"),
+    ],
+)
+def test_bad_tool_selection_is_one_clear_line(
+    emulator: Any, tmp_path: Path, args: tuple[str, ...], expect: str
+) -> None:
+    done = run_cli(*args, env=server_env(emulator, tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert expect in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_port_in_use_is_one_clear_line(emulator: Any, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        done = run_cli("--http", "--port", port, env=server_env(emulator, tmp_path), cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr

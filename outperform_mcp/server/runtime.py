@@ -8,8 +8,10 @@ loopback listener of their own (``OUTPERFORM_LISTEN_HOST``/``_PORT``).
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio
 import uvicorn
@@ -69,6 +71,25 @@ def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
     return uvicorn.Server(config)
 
 
+class ListenError(OSError):
+    """The address to serve on cannot be used; the message says which and what to do."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind before uvicorn starts, so a taken port is one clear error instead of uvicorn's exit."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(2048)
+    except OSError as exc:
+        raise ListenError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port") from None
+    sock.setblocking(False)
+    return sock
+
+
 def bound_port(server: uvicorn.Server) -> int:
     for srv in getattr(server, "servers", []):
         for sock in srv.sockets:
@@ -86,7 +107,12 @@ async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> Non
         extra_routes=extra_routes(deps),
     )
     deps.public_url = deps.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-    await _uvicorn(app, host, port).serve()
+    sock = listen(host, port)
+    log.warning("serving MCP on http://%s:%s/mcp", host, port)
+    try:
+        await _uvicorn(app, host, port).serve(sockets=[sock])
+    finally:
+        sock.close()
 
 
 async def serve_stdio(server: MCPServer, deps: Deps) -> None:
@@ -94,12 +120,16 @@ async def serve_stdio(server: MCPServer, deps: Deps) -> None:
     if not routes:
         await server.run_stdio_async()
         return
-    side = _uvicorn(Starlette(routes=routes), deps.settings.listen_host, deps.settings.listen_port)
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(side.serve)
-        while not side.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-            await anyio.sleep(0.01)
-        deps.public_url = f"http://{deps.settings.listen_host}:{bound_port(side)}"
-        log.info("side listener (approval page, webhook) on %s", deps.public_url)
-        await server.run_stdio_async()
-        side.should_exit = True
+    host = deps.settings.listen_host
+    sock = listen(host, deps.settings.listen_port)
+    # Bound already, so the page's address is known before the first tool call needs it.
+    deps.public_url = f"http://{host}:{sock.getsockname()[1]}"
+    log.info("side listener (approval page, webhook) on %s", deps.public_url)
+    side = _uvicorn(Starlette(routes=routes), host, deps.settings.listen_port)
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(partial(side.serve, sockets=[sock]))
+            await server.run_stdio_async()
+            side.should_exit = True
+    finally:
+        sock.close()
