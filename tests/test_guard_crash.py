@@ -23,7 +23,6 @@ from .guard_harness import decide, open_page, people, reset, sent
 from .support import call, control, free_port, server_env
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
@@ -31,7 +30,6 @@ def server_process(emulator: Any, data_dir: Path, port: int) -> Iterator[subproc
     env = server_env(emulator, data_dir, OUTPERFORM_INSTANCE_ID="crash-test")
     proc = subprocess.Popen(
         [sys.executable, "-m", "outperform_mcp.cli", "--http", "--port", str(port)],
-        cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -20,7 +20,6 @@ from .guard_harness import BROWSER, MODES, decide, guarded, http_app, open_page,
 from .support import call
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -206,9 +205,7 @@ async def test_stdio_sandbox_serves_the_page_on_its_own_loopback_port(tmp_path: 
     """`outperform-mcp --sandbox` over stdio: template previews use the sandbox catalogue, and the
     approval page lives on a loopback listener of the server's own."""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "OUTPERFORM_DATA_DIR": str(tmp_path)}
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "outperform_mcp.cli", "--sandbox"], cwd=str(ROOT), env=env
-    )
+    params = StdioServerParameters(command=sys.executable, args=["-m", "outperform_mcp.cli", "--sandbox"], env=env)
     async with Client(params) as c:
         found = await call(c, "search_contacts", {"search": "Daniel Lee"})
         daniel = found["items"][0]["token"]

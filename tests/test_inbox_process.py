@@ -24,7 +24,6 @@ from .support import call
 
 free_port = support.free_port
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -34,7 +33,7 @@ def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:
 @contextmanager
 def http_server(env: dict[str, str], port: int, *args: str, stderr: Any = None) -> Iterator[subprocess.Popen[bytes]]:
     cmd = [sys.executable, "-m", "outperform_mcp.cli", "--http", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stderr=stderr)
+    proc = subprocess.Popen(cmd, env=env, stderr=stderr)
     try:
         yield proc
     finally:
@@ -120,7 +119,7 @@ async def test_every_acknowledged_event_survives_kill_9(emulator: Any, tmp_path:
 async def test_stdio_server_receives_webhooks_on_its_side_listener(emulator: Any, tmp_path: Path) -> None:
     port = free_port()
     env = server_env(emulator, tmp_path, OUTPERFORM_LISTEN_PORT=str(port))
-    params = StdioServerParameters(command=sys.executable, args=["-m", "outperform_mcp.cli"], env=env, cwd=str(ROOT))
+    params = StdioServerParameters(command=sys.executable, args=["-m", "outperform_mcp.cli"], env=env)
     async with Client(params) as client:
         async with httpx.AsyncClient() as http:
             with anyio.fail_after(10):

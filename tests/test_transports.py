@@ -21,7 +21,6 @@ from mcp.client.streamable_http import streamable_http_client
 from .support import free_port, server_env
 
 pytestmark = pytest.mark.anyio
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @contextmanager
