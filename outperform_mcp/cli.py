@@ -8,10 +8,9 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
 
 import anyio
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from . import __version__
 from .api.errors import OutPerformError
@@ -106,17 +105,11 @@ def sandbox_api(api: ApiSettings, *, host: str = "127.0.0.1", port: int = 0) -> 
             update={
                 "base_url": srv.base_url.rstrip("/") + "/",
                 "client_id": client_id,
-                "client_secret": api.client_secret or _secret(secret),
+                "client_secret": api.client_secret or SecretStr(secret),
                 "instance_id": api.instance_id or "sandbox-instance",
                 "data_dir": api.data_dir / "sandbox",
             }
         )
-
-
-def _secret(value: str) -> Any:
-    from pydantic import SecretStr
-
-    return SecretStr(value)
 
 
 def run_sandbox(args: argparse.Namespace) -> int:

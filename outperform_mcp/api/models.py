@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 def _to_utc(value: Any) -> Any:
@@ -45,7 +45,12 @@ def _none_if_blank(value: Any) -> Any:
     return None if isinstance(value, str) and not value.strip() else value
 
 
+def _int_to_str(value: Any) -> Any:
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
 Timestamp = Annotated[datetime, BeforeValidator(_to_utc)]
+NumStr = Annotated[str, BeforeValidator(_int_to_str)]  # ids and phone numbers arrive as numbers or strings
 LooseBool = Annotated[bool, BeforeValidator(_to_bool)]
 Sentiment = Literal["positive", "negative", "neutral"]
 Direction = Literal["inbound", "outbound"]
@@ -58,15 +63,10 @@ class _Wire(BaseModel):
 class Contact(_Wire):
     token: str = Field(validation_alias=AliasChoices("prospect_token", "token"))
     name: str = ""
-    phone: str = Field(validation_alias=AliasChoices("contact", "phone"))
+    phone: NumStr = Field(validation_alias=AliasChoices("contact", "phone"))
     email: Annotated[str | None, BeforeValidator(_none_if_blank)] = None
     labels: list[str] = []
     created_at: Annotated[Timestamp | None, BeforeValidator(_none_if_blank)] = None
-
-    @field_validator("phone", mode="before")
-    @classmethod
-    def _phone_str(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -95,13 +95,8 @@ class ContactPage(_Wire):
 
 class Label(_Wire):
     name: str = Field(validation_alias=AliasChoices("name", "label", "label_name"))
-    id: str | None = Field(None, validation_alias=AliasChoices("id", "label_id"))
+    id: NumStr | None = Field(None, validation_alias=AliasChoices("id", "label_id"))
     contacts: int | None = Field(None, validation_alias=AliasChoices("contacts", "count"))
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_str(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
 
 class Message(_Wire):
@@ -129,22 +124,19 @@ def _messages(value: Any) -> Any:
     return value
 
 
-def _sorted(messages: list[Message]) -> list[Message]:
+def _in_order(messages: list[Message]) -> list[Message]:
     return sorted(messages, key=lambda m: m.timestamp)
+
+
+# A "message" array (or a lone message object) as a list in time order, oldest first.
+Messages = Annotated[list[Message], BeforeValidator(_messages), AfterValidator(_in_order)]
 
 
 class Conversation(_Wire):
     token: str = Field(validation_alias=AliasChoices("prospect_token", "token"))
     name: str | None = None
     phone: str | None = Field(None, validation_alias=AliasChoices("contact", "phone"))
-    messages: Annotated[list[Message], BeforeValidator(_messages)] = Field(
-        [], validation_alias=AliasChoices("message", "messages")
-    )
-
-    @field_validator("messages", mode="after")
-    @classmethod
-    def _in_order(cls, value: list[Message]) -> list[Message]:
-        return _sorted(value)
+    messages: Messages = Field([], validation_alias=AliasChoices("message", "messages"))
 
     @property
     def last_inbound_at(self) -> datetime | None:
@@ -153,7 +145,7 @@ class Conversation(_Wire):
 
 
 class ChatbotConversation(_Wire):
-    id: str
+    id: NumStr
     token: str | None = Field(None, validation_alias=AliasChoices("prospect_token", "token"))
     name: str | None = None
     phone: str | None = Field(None, validation_alias=AliasChoices("contact", "phone"))
@@ -162,34 +154,17 @@ class ChatbotConversation(_Wire):
     started_at: Annotated[Timestamp | None, BeforeValidator(_none_if_blank)] = None
     ended_at: Annotated[Timestamp | None, BeforeValidator(_none_if_blank)] = None
     summary: str | None = None
-    messages: Annotated[list[Message], BeforeValidator(_messages)] = Field(
-        [], validation_alias=AliasChoices("message", "messages")
-    )
-
-    @field_validator("id", mode="before")
-    @classmethod
-    def _id_str(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
+    messages: Messages = Field([], validation_alias=AliasChoices("message", "messages"))
 
     @field_validator("sentiment", mode="before")
     @classmethod
     def _sentiment(cls, value: Any) -> Any:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("messages", mode="after")
-    @classmethod
-    def _in_order(cls, value: list[Message]) -> list[Message]:
-        return _sorted(value)
-
 
 class SendResult(_Wire):
-    message_id: str | None = Field(None, validation_alias=AliasChoices("message_id", "id", "messageId"))
+    message_id: NumStr | None = Field(None, validation_alias=AliasChoices("message_id", "id", "messageId"))
     status: str = "success"
-
-    @field_validator("message_id", mode="before")
-    @classmethod
-    def _id_str(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int) else value
 
 
 class NewContact(BaseModel):

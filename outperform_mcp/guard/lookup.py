@@ -19,6 +19,10 @@ from ..store.db import Store
 from .model import Window
 
 
+def later(*times: datetime | None) -> datetime | None:
+    return max((t for t in times if t), default=None)
+
+
 @dataclass(frozen=True)
 class ContactView:
     contact: Contact | None
@@ -27,9 +31,10 @@ class ContactView:
 
     @property
     def last_inbound_at(self) -> datetime | None:
-        api = self.conversation.last_inbound_at if self.conversation else None
-        local = self.state.last_inbound_at if self.state else None
-        return max((t for t in (api, local) if t), default=None)
+        return later(
+            self.conversation.last_inbound_at if self.conversation else None,
+            self.state.last_inbound_at if self.state else None,
+        )
 
     @property
     def window(self) -> Window:
@@ -41,6 +46,12 @@ async def local_state(store: Store, *, token: str, phone: str | None) -> Contact
         return (get_state(conn, phone=phone) if phone else None) or get_state(conn, token=token)
 
     return await store.run(read)
+
+
+async def window_for(store: Store, *, token: str, phone: str | None, api_last_inbound: datetime | None) -> Window:
+    """The 24-hour window from the API's last inbound message and the inbox's, whichever is later."""
+    state = await local_state(store, token=token, phone=phone)
+    return Window(later(api_last_inbound, state.last_inbound_at if state else None))
 
 
 async def look_up(api: OutPerformClient, store: Store, token: str) -> ContactView:

@@ -6,7 +6,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..api.errors import OutPerformError
-from ..guard.model import Window
+from ..guard.lookup import window_for
 from .deps import Deps
 from .views import ContactOut, MessageOut, SessionWindow
 
@@ -45,9 +45,10 @@ def register_resources(server: MCPServer, deps: Deps) -> None:
         conv = next((c for c in threads if c.token == token), None)
         if conv is None:
             raise ResourceNotFoundError(f"no conversation with contact {token}")
+        window = await window_for(deps.store, token=token, phone=conv.phone, api_last_inbound=conv.last_inbound_at)
         return {
             "token": conv.token,
             "name": conv.name,
-            "window": SessionWindow.of(Window(conv.last_inbound_at)).model_dump(mode="json"),
+            "window": SessionWindow.of(window).model_dump(mode="json"),
             "messages": [MessageOut.of(m).model_dump(mode="json") for m in conv.messages[-100:]],
         }

@@ -9,8 +9,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from ...api.models import Sentiment
-from ...guard.lookup import local_state
-from ...guard.model import Window
+from ...guard.lookup import window_for
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
 from ..errors import upstream
@@ -93,8 +92,7 @@ async def get_conversation(
         with upstream():
             full = await d.api.list_conversations(prospect_token=token, limit=1)
         last_inbound = next((c.last_inbound_at for c in full if c.token == token), last_inbound)
-    local = await local_state(d.store, token=token, phone=conv.phone)
-    window = Window(max((t for t in (last_inbound, local.last_inbound_at if local else None) if t), default=None))
+    window = await window_for(d.store, token=token, phone=conv.phone, api_last_inbound=last_inbound)
     return ConversationOut(
         token=conv.token,
         name=clean(conv.name) if conv.name else None,
