@@ -16,6 +16,7 @@ from . import __version__
 from .api.errors import OutPerformError
 from .api.settings import ApiSettings
 from .guard.settings import GuardSettings
+from .mirror.settings import MirrorSettings
 from .server.inbox_settings import InboxSettings
 from .server.settings import ServerSettings
 
@@ -51,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8900)
     sub.add_parser("check", help="verify the credentials and print the access token's expiry")
+    sub.add_parser("sync", help="fill (or refresh) the local mirror now, with progress on stderr; resumable")
     return p
 
 
@@ -59,7 +61,7 @@ def load_settings(*, sandbox: bool = False) -> tuple[ApiSettings, ServerSettings
     problems: list[str] = []
     api: ApiSettings | None = None
     srv: ServerSettings | None = None
-    for cls in (ApiSettings, ServerSettings, InboxSettings, GuardSettings):
+    for cls in (ApiSettings, ServerSettings, InboxSettings, GuardSettings, MirrorSettings):
         try:
             obj = cls()
         except ValidationError as exc:
@@ -141,6 +143,30 @@ async def _check(api_settings: ApiSettings) -> None:
         print(f"access token valid until {expiry.isoformat() if expiry else 'unknown'}")
 
 
+async def _sync(api_settings: ApiSettings) -> None:
+    from .api.client import OutPerformClient
+    from .mirror.sync import Mirror
+    from .store.db import Store
+
+    tty = sys.stderr.isatty()
+
+    async def progress(kind: str, pages: int, stored: int) -> None:
+        line = f"sync {kind}: page {pages}, {stored:,} stored"
+        print(f"\r{line:<60}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    store = Store(api_settings.data_dir / "outperform.db")
+    try:
+        async with OutPerformClient(api_settings) as api:
+            report = await Mirror(api, store, MirrorSettings()).sync(progress=progress)
+    finally:
+        store.close()
+    if tty:
+        print(file=sys.stderr)
+    calls = sum(report.calls.values())
+    stored = ", ".join(f"{kind} {n:,}" for kind, n in report.stored.items())
+    print(f"mirror synced in {report.seconds:.1f} s with {calls} API calls: {stored}", file=sys.stderr)
+
+
 async def _serve(args: argparse.Namespace, api_settings: ApiSettings, srv: ServerSettings) -> None:
     from .server.app import Selection, build_server
     from .server.http import is_loopback
@@ -178,12 +204,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "OUTPERFORM_TEMPLATES_FILE", os.path.join(os.path.dirname(__file__), "sandbox", "templates.json")
             )
         api_settings, srv = load_settings(sandbox=args.sandbox)
-        if args.command == "check":
+        if args.command in ("check", "sync"):
+            command = _check if args.command == "check" else _sync
             if args.sandbox:
                 with sandbox_api(api_settings) as sb:
-                    anyio.run(_check, sb)
+                    anyio.run(command, sb)
             else:
-                anyio.run(_check, api_settings)
+                anyio.run(command, api_settings)
             return 0
         if args.sandbox:
             with sandbox_api(api_settings) as sb:

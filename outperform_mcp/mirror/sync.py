@@ -27,7 +27,7 @@ import anyio.abc
 
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
-from ..store import mirror
+from ..store import mirror, mirror_sql  # noqa: F401  (mirror_sql: the views, so the schema is whole)
 from ..store.db import Store
 from .settings import MirrorSettings
 
@@ -153,7 +153,12 @@ class Mirror:
             await self._pacer.wait()
             labels = await self.api.list_labels()
             done = replace(state, complete=True, run_started_at=now, watermark=now, calls=state.calls + 1)
-            await self.store.run(lambda conn: (mirror.upsert_labels(conn, labels), mirror.save_state(conn, done)))
+
+            def save(conn: sqlite3.Connection) -> None:
+                mirror.upsert_labels(conn, labels)
+                mirror.save_state(conn, done)
+
+            await self.store.run(save)
             return 1, len(labels)
         if not state.complete:
             return await self._first_pass(kind, state, now, progress)
@@ -169,15 +174,27 @@ class Mirror:
             return await self.api.list_conversations(start_date=start, page=page, limit=size)
         return await self.api.list_chatbot_conversations(start_date=start, page=page, limit=size)
 
-    @staticmethod
-    def _store_page(conn: sqlite3.Connection, kind: str, items: Sequence[Any], now: int) -> int:
-        if kind == "contacts":
-            mirror.upsert_contacts(conn, items, now)
-        elif kind == "conversations":
-            mirror.upsert_conversations(conn, items)
-        else:
-            mirror.upsert_chatbot(conn, items)
-        return len(items)
+    async def _store_page(
+        self, kind: str, items: Sequence[Any], now: int, state: mirror.SyncState | None = None
+    ) -> int:
+        """Store one page, and the checkpoint past it, in one transaction."""
+
+        def run(conn: sqlite3.Connection) -> int:
+            if kind == "contacts":
+                mirror.upsert_contacts(conn, items, now)
+            elif kind == "conversations":
+                mirror.upsert_conversations(conn, items)
+            else:
+                mirror.upsert_chatbot(conn, items)
+            if state is not None:
+                mirror.save_state(conn, state)
+            return len(items)
+
+        return await self.store.run(run)
+
+    async def _known(self, items: Sequence[Any]) -> bool:
+        tokens = [c.token for c in items]
+        return bool(await self.store.run(lambda conn: mirror.known_tokens(conn, tokens)))
 
     async def _first_pass(
         self, kind: str, state: mirror.SyncState, now: int, progress: Progress | None
@@ -191,12 +208,12 @@ class Mirror:
         while not finished:
             batch: dict[int, Sequence[Any]] = {}
 
-            async def fetch(p: int) -> None:
-                batch[p] = await self._fetch(kind, p, None)
+            async def fetch(p: int, into: dict[int, Sequence[Any]]) -> None:
+                into[p] = await self._fetch(kind, p, None)
 
             async with anyio.create_task_group() as tg:
                 for p in range(page, page + width):
-                    tg.start_soon(fetch, p)
+                    tg.start_soon(fetch, p, batch)
             calls += width
             for p in range(page, page + width):
                 items = batch[p]
@@ -211,13 +228,7 @@ class Mirror:
                 )
                 if finished:
                     state = replace(state, next_page=1)
-                snapshot = state
-                stored += await self.store.run(
-                    lambda conn, items=items, snapshot=snapshot: (
-                        self._store_page(conn, kind, items, now),
-                        mirror.save_state(conn, snapshot),
-                    )[0]
-                )
+                stored += await self._store_page(kind, items, now, state)
                 pages += 1
                 if progress is not None:
                     await progress(kind, pages, stored)
@@ -236,11 +247,8 @@ class Mirror:
         while True:
             items = await self._fetch(kind, page, since)
             calls += 1
-            seen_before = False
-            if kind == "contacts":
-                known = await self.store.run(lambda conn, items=items: mirror.known_tokens(conn, (c.token for c in items)))
-                seen_before = bool(known)
-            stored += await self.store.run(lambda conn, items=items: self._store_page(conn, kind, items, now))
+            seen_before = kind == "contacts" and await self._known(items)
+            stored += await self._store_page(kind, items, now)
             if progress is not None:
                 await progress(kind, page, stored)
             if len(items) < size or seen_before:

@@ -16,6 +16,7 @@ from .. import __version__
 from .deps import Deps
 from .http import SCOPE, StaticTokenVerifier
 from .inbox_resources import register_inbox_resources
+from .mirror_resources import register_mirror_resources
 from .prompts import load_prompts
 from .registry import selected
 from .resources import register_resources
@@ -69,6 +70,8 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             wrap_output=meta.wrap_output,
         )
         tools.append(built)
+    if deps.mirror is not None and any(t.toolset in ("insights", "sql") for t in selected_tools):
+        deps.mirror.start()  # in the background: start-up never waits for the API
     auth: dict[str, Any] = {}
     if deps.settings.mcp_token is not None:
         auth = {
@@ -92,5 +95,6 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     )
     register_resources(server, deps)
     register_inbox_resources(server, deps)
+    register_mirror_resources(server, deps)
     load_prompts(server, prompts_dir)
     return server

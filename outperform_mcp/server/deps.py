@@ -11,6 +11,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from ..api.client import OutPerformClient
 from ..guard.service import SendService
+from ..mirror.sync import Mirror
 from ..store.db import Store
 from .inbox import Inbox
 from .settings import ServerSettings
@@ -27,6 +28,8 @@ class Deps:
     # Resource-change events for listening clients; the inbox publishes on it from webhooks.
     bus: InMemorySubscriptionBus
     settings: ServerSettings = field(default_factory=ServerSettings)
+    # The local mirror of the account (insights and sql toolsets); synced in the background once used.
+    mirror: Mirror | None = None
     # Where people reach this server's own pages (set once the listener is bound).
     public_url: str | None = None
 

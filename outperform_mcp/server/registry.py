@@ -21,7 +21,11 @@ TOOLSETS: dict[str, str] = {
     "conversations": "Read WhatsApp conversation history and chatbot conversations",
     "messaging": "Send WhatsApp messages (every send needs a human's approval) and read the send log",
     "inbox": "Inbound WhatsApp replies as they arrive: list, wait for, mark handled",
+    "insights": "Answers from the local mirror: full-text search, segments, grouped reports, chatbot transcripts",
+    "sql": "Read-only SQL over the local mirror's documented views",
 }
+# Off unless asked for (--toolsets / OUTPERFORM_TOOLSETS), to keep the default tools/list small.
+OPT_IN: frozenset[str] = frozenset({"insights", "sql"})
 
 
 @dataclass(frozen=True)
@@ -101,9 +105,14 @@ def selected(
     exclude: Iterable[str] = (),
     read_only: bool = False,
 ) -> list[ToolDef]:
-    """The tools a configuration exposes. ``read_only`` wins over everything else."""
+    """The tools a configuration exposes (no toolsets named: all but the opt-in ones; ``all``: every
+    toolset). ``read_only`` wins over everything else."""
     load_all()
     toolsets, include, exclude = set(toolsets), set(include), set(exclude)
+    if "all" in toolsets:
+        toolsets = set(TOOLSETS)
+    elif not toolsets:
+        toolsets = set(TOOLSETS) - OPT_IN
     unknown = sorted((toolsets - TOOLSETS.keys()) | ((include | exclude) - REGISTRY.keys()))
     if unknown:
         raise SelectionError(
@@ -114,7 +123,7 @@ def selected(
     chosen = [
         t
         for t in REGISTRY.values()
-        if (not toolsets or t.toolset in toolsets)
+        if t.toolset in toolsets
         and (not include or t.name in include)
         and t.name not in exclude
         and (t.read_only or not read_only)

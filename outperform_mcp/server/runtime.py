@@ -24,6 +24,8 @@ from ..api.client import OutPerformClient
 from ..api.settings import ApiSettings
 from ..guard.service import SendService
 from ..guard.settings import GuardSettings
+from ..mirror.settings import MirrorSettings
+from ..mirror.sync import Mirror
 from ..store.db import Store
 from .approval_page import approval_routes
 from .deps import Deps
@@ -54,7 +56,11 @@ async def open_deps(
             guard = SendService(api, store, GuardSettings())
             await guard.start()
             inbox = Inbox(store, bus, api, inbox_settings or InboxSettings())
-            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, settings=server_settings)
+            mirror = Mirror(api, store, MirrorSettings())
+            mirror.attach(services)
+            deps = Deps(
+                api=api, store=store, guard=guard, inbox=inbox, bus=bus, settings=server_settings, mirror=mirror
+            )
             await services.start(inbox.run)
             try:
                 yield deps

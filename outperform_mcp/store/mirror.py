@@ -247,9 +247,7 @@ def known_tokens(conn: sqlite3.Connection, tokens: Iterable[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _provisional_match(
-    conn: sqlite3.Connection, token: str, at: int, direction: str, text: str
-) -> int | None:
+def _provisional_match(conn: sqlite3.Connection, token: str, at: int, direction: str, text: str) -> int | None:
     row = conn.execute(
         """SELECT id FROM mirror_messages
            WHERE token = ? AND at BETWEEN ? AND ? AND direction = ? AND source != 'api'

@@ -94,7 +94,7 @@ def _where(f: Filters, alias: str, token_col: str) -> tuple[str, list[object]]:
         where.append(f"{token_col} = ?")
         args.append(f.token)
     if f.label:
-        where.append(f"{token_col} IN (SELECT token FROM mirror_contact_labels WHERE label = ?)")
+        where.append(f"{token_col} IN (SELECT token FROM mirror_contact_labels WHERE label = ?)")  # noqa: S608
         args.append(f.label)
     if f.direction:
         where.append(f"{alias}.direction = ?")
@@ -124,13 +124,15 @@ def search(
     if "message" in sources and filters.sentiment is None:
         clause, args = _where(filters, "m", "m.token")
         base = f"FROM mirror_messages_fts f JOIN mirror_messages m ON m.id = f.rowid WHERE f.text MATCH ?{clause}"
-        total += conn.execute(f"SELECT COUNT(*) {base}", [match, *args]).fetchone()[0]  # noqa: S608
+        total += conn.execute(f"SELECT COUNT(*) {base}", [match, *args]).fetchone()[0]
         rows = conn.execute(
-            f"SELECT m.id, m.token, m.at, m.direction, bm25(mirror_messages_fts) AS rank, "  # noqa: S608
+            f"SELECT m.id, m.token, m.at, m.direction, bm25(mirror_messages_fts) AS rank, "
             f"snippet(mirror_messages_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) AS snip {base} ORDER BY rank LIMIT ?",
             [*mark, match, *args, limit],
         )
-        ranked += [(r["rank"], Hit("message", str(r["id"]), r["token"], r["at"], r["direction"], r["snip"])) for r in rows]
+        ranked += [
+            (r["rank"], Hit("message", str(r["id"]), r["token"], r["at"], r["direction"], r["snip"])) for r in rows
+        ]
     if "chatbot" in sources:
         clause, args = _where(filters, "m", "s.token")
         if filters.sentiment:
@@ -140,9 +142,9 @@ def search(
             "FROM mirror_chatbot_fts f JOIN mirror_chatbot_messages m ON m.id = f.rowid "
             f"JOIN mirror_chatbot s ON s.id = m.session_id WHERE f.text MATCH ?{clause}"
         )
-        total += conn.execute(f"SELECT COUNT(*) {base}", [match, *args]).fetchone()[0]  # noqa: S608
+        total += conn.execute(f"SELECT COUNT(*) {base}", [match, *args]).fetchone()[0]
         rows = conn.execute(
-            f"SELECT m.session_id, s.token, m.at, m.direction, bm25(mirror_chatbot_fts) AS rank, "  # noqa: S608
+            f"SELECT m.session_id, s.token, m.at, m.direction, bm25(mirror_chatbot_fts) AS rank, "
             f"snippet(mirror_chatbot_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) AS snip {base} ORDER BY rank LIMIT ?",
             [*mark, match, *args, limit],
         )

@@ -90,7 +90,7 @@ def _segment_sql(
     if kind == "opted_out":
         marks = ",".join("?" * len(opt_out_labels)) or "NULL"
         cond = (
-            "(t.opted_out_at IS NOT NULL"
+            "(t.opted_out_at IS NOT NULL"  # noqa: S608
             f" OR c.token IN (SELECT token FROM mirror_contact_labels WHERE label IN ({marks}))"
             " OR c.token IN (SELECT token FROM contact_state WHERE opted_out_at IS NOT NULL AND token IS NOT NULL)"
             " OR c.phone IN (SELECT phone FROM contact_state WHERE opted_out_at IS NOT NULL))"
@@ -117,7 +117,7 @@ def segment(
         cond += " AND c.token IN (SELECT token FROM mirror_contact_labels WHERE label = ?)"
         args.append(label)
     base = f"FROM mirror_contacts c LEFT JOIN mirror_threads t ON t.token = c.token WHERE {cond}"
-    total = int(conn.execute(f"SELECT COUNT(*) {base}", args).fetchone()[0])  # noqa: S608
+    total = int(conn.execute(f"SELECT COUNT(*) {base}", args).fetchone()[0])
     page_cond, page_args = "", list(args)
     if cursor:
         value, token = decode_cursor(cursor)
@@ -125,16 +125,14 @@ def segment(
         page_args += [value, value, token]
     at_col = sort.lstrip("-") if sort != "0" else "t.last_at"
     rows = conn.execute(
-        f"SELECT c.token, c.name, c.phone, {at_col} AS at, {sort} AS k {base}{page_cond} "  # noqa: S608
+        f"SELECT c.token, c.name, c.phone, {at_col} AS at, {sort} AS k {base}{page_cond} "
         f"ORDER BY {sort}, c.token LIMIT ?",
         [*page_args, limit + 1],
     ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(int(rows[-1]["k"]), rows[-1]["token"]) if more and rows else None
-    return SegmentPage(
-        [SegmentRow(r["token"], r["name"], r["phone"], r["at"]) for r in rows], total, next_cursor
-    )
+    return SegmentPage([SegmentRow(r["token"], r["name"], r["phone"], r["at"]) for r in rows], total, next_cursor)
 
 
 def encode_cursor(value: int, token: str) -> str:
@@ -175,7 +173,7 @@ def _label_join(group_by: GroupBy, token: str) -> str:
 def _filter(label: str | None, token: str) -> tuple[str, list[object]]:
     if label is None:
         return "", []
-    return f" AND {token} IN (SELECT token FROM mirror_contact_labels WHERE label = ?)", [label]
+    return f" AND {token} IN (SELECT token FROM mirror_contact_labels WHERE label = ?)", [label]  # noqa: S608
 
 
 def _percentiles(
@@ -241,7 +239,7 @@ def report(
     if "our_reply_min" in metrics or "their_reply_min" in metrics:
         pct = _percentiles(
             conn,
-            f"SELECT {g} AS g, m.direction AS side, m.answered_at - m.at AS d FROM mirror_messages m{join} "
+            f"SELECT {g} AS g, m.direction AS side, m.answered_at - m.at AS d FROM mirror_messages m{join} "  # noqa: S608
             f"WHERE {where} AND m.turn_start = 1 AND m.answered_at IS NOT NULL",
             args,
         )
@@ -324,7 +322,7 @@ def _template_report(conn: sqlite3.Connection, *, start: int, end: int, label: s
     )
     table = Table(["template", "sent", "contacts", "replied", "reply_rate", "their_reply_median_min"])
     for r in conn.execute(
-        f"SELECT COALESCE(m.template, '?') AS g, COUNT(*) AS sent, COUNT(DISTINCT m.token) AS contacts, "  # noqa: S608
+        f"SELECT COALESCE(m.template, '?') AS g, COUNT(*) AS sent, COUNT(DISTINCT m.token) AS contacts, "
         f"SUM(m.answered_at IS NOT NULL) AS replied {base} GROUP BY g ORDER BY g",
         args,
     ):
