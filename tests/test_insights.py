@@ -205,7 +205,7 @@ async def test_own_template_send_is_in_the_mirror_at_once_and_once_after_sync(
             c, "send_template", {"tokens": [token], "template": "reengagement_hello_v1", "params": ["Kevin"]}
         )
         assert sent["status"] == "sent", sent
-        query = f"SELECT type, template, direction FROM messages WHERE token = '{token}' AND type = 'template'"
+        query = f"SELECT type, template, direction FROM messages WHERE token = '{token}' AND type = 'template'"  # noqa: S608
         before = await call(c, "query_mirror", {"sql": query})
         await call(c, "segment", {"kind": "window_open", "refresh": True})
         after = await call(c, "query_mirror", {"sql": query})
