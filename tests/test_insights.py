@@ -223,3 +223,27 @@ async def test_insights_are_opt_in(emulator: Any, tmp_path: Path) -> None:
         every = {t.name for t in (await c.list_tools()).tools}
     assert not default & {"search_messages", "segment", "report", "chatbot_sessions", "query_mirror"}
     assert {"search_messages", "segment", "report", "chatbot_sessions", "query_mirror"} <= every
+
+
+async def test_opted_out_and_label_segments(emulator: Any, auth_headers: dict[str, str], tmp_path: Path) -> None:
+    from outperform_mcp.store.contacts import is_opt_out
+
+    contacts = raw(emulator, auth_headers, "contacts")
+    threads = raw(emulator, auth_headers, "conversations")
+    labelled = {c["prospect_token"] for c in contacts if "opt-out" in c["labels"]}
+    wrote_stop = {
+        t["prospect_token"]
+        for t in threads
+        if any(m["direction"] == "inbound" and is_opt_out(m["text"]) for m in t["message"])
+    }
+    vip = sorted(c["prospect_token"] for c in contacts if "vip" in c["labels"])
+    async with server_for(emulator, tmp_path, selection=INSIGHTS) as (server, _), Client(server) as c:
+        opted = await call(c, "segment", {"kind": "opted_out", "refresh": True, "limit": 200})
+        first = await call(c, "segment", {"kind": "label", "label": "vip", "limit": 5})
+        second = await call(
+            c, "segment", {"kind": "label", "label": "vip", "limit": 200, "cursor": first["next_cursor"]}
+        )
+        missing = await error_text(c, "segment", {"kind": "silent"})
+    assert {i["token"] for i in opted["items"]} == labelled | wrote_stop
+    assert [i["token"] for i in first["items"] + second["items"]] == vip
+    assert "needs days" in missing

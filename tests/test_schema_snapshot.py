@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from outperform_mcp.server.app import build_server
+from outperform_mcp.server.app import Selection, build_server
 
 from .support import offline_deps
 
@@ -19,7 +19,8 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 
 
 async def surface(tmp_path: Path) -> list[dict[str, object]]:
-    async with offline_deps(tmp_path) as deps, Client(build_server(deps)) as client:
+    # Every toolset, the opt-in ones (insights, sql) included.
+    async with offline_deps(tmp_path) as deps, Client(build_server(deps, Selection(toolsets=("all",)))) as client:
         tools = (await client.list_tools()).tools
     return [
         {

@@ -73,6 +73,10 @@ class SegmentPage:
     next_cursor: str | None
 
 
+# Segments without a natural order go by token; a bare 0 in ORDER BY would name a column.
+_NO_ORDER = "CAST(0 AS INTEGER)"
+
+
 def _segment_sql(
     kind: SegmentKind, *, now: int, days: int | None, since: int | None, opt_out_labels: Sequence[str]
 ) -> tuple[str, list[object], str]:
@@ -95,8 +99,8 @@ def _segment_sql(
             " OR c.token IN (SELECT token FROM contact_state WHERE opted_out_at IS NOT NULL AND token IS NOT NULL)"
             " OR c.phone IN (SELECT phone FROM contact_state WHERE opted_out_at IS NOT NULL))"
         )
-        return cond, list(opt_out_labels), "0"
-    return "1 = 1", [], "0"  # label: the label filter does the work
+        return cond, list(opt_out_labels), _NO_ORDER
+    return "1 = 1", [], _NO_ORDER  # label: the label filter does the work
 
 
 def segment(
@@ -123,7 +127,7 @@ def segment(
         value, token = decode_cursor(cursor)
         page_cond = f" AND ({sort} > ? OR ({sort} = ? AND c.token > ?))"
         page_args += [value, value, token]
-    at_col = sort.lstrip("-") if sort != "0" else "t.last_at"
+    at_col = sort.lstrip("-") if sort != _NO_ORDER else "t.last_at"
     rows = conn.execute(
         f"SELECT c.token, c.name, c.phone, {at_col} AS at, {sort} AS k {base}{page_cond} "
         f"ORDER BY {sort}, c.token LIMIT ?",
