@@ -61,8 +61,8 @@ async def test_awaiting_reply_is_complete_oldest_first_and_paged(
         first = await call(c, "segment", {"kind": "awaiting_reply", "limit": 7, "refresh": True})
         page = first
         while True:
-            got += [item["token"] for item in page["items"]]
-            assert len(page["items"]) <= 7
+            got += [row[0] for row in page["rows"]]
+            assert len(page["rows"]) <= 7
             if page["next_cursor"] is None:
                 break
             page = await call(c, "segment", {"kind": "awaiting_reply", "limit": 7, "cursor": page["next_cursor"]})
@@ -244,6 +244,6 @@ async def test_opted_out_and_label_segments(emulator: Any, auth_headers: dict[st
             c, "segment", {"kind": "label", "label": "vip", "limit": 200, "cursor": first["next_cursor"]}
         )
         missing = await error_text(c, "segment", {"kind": "silent"})
-    assert {i["token"] for i in opted["items"]} == labelled | wrote_stop
-    assert [i["token"] for i in first["items"] + second["items"]] == vip
+    assert {r[0] for r in opted["rows"]} == labelled | wrote_stop
+    assert [r[0] for r in first["rows"] + second["rows"]] == vip
     assert "needs days" in missing

@@ -47,15 +47,9 @@ class SearchResult(Fresh):
     untrusted: str = UNTRUSTED_NOTE
 
 
-class Member(BaseModel):
-    token: str
-    name: str
-    phone: str
-    at: str | None = Field(None, description="When: awaiting since / our last message / their last message")
-
-
 class SegmentResult(Fresh):
-    items: list[Member]
+    columns: list[str] = Field(description="token, name, at (awaiting since / our last message / their last)")
+    rows: list[list[str | None]]
     total: int = Field(description="Contacts in the whole segment")
     next_cursor: str | None = Field(None, description="Pass as cursor for the next page; null on the last")
 
@@ -109,6 +103,11 @@ async def refreshed(ctx: Ctx, refresh: bool) -> Mirror:
         except OutPerformError as exc:
             raise ToolError(f"refresh failed ({exc}); call again without refresh to answer from the mirror") from None
     return mirror
+
+
+def minute(seconds: int | None) -> str | None:
+    """ISO 8601 to the minute: enough for a list of people, and shorter."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%MZ")
 
 
 def fresh(f: Freshness) -> dict[str, str | None]:
@@ -214,7 +213,8 @@ async def segment(
     except ValueError as exc:
         raise ToolError(str(exc)) from None
     return SegmentResult(
-        items=[Member(token=r.token, name=clean(r.name), phone=r.phone, at=iso(r.at)) for r in page.rows],
+        columns=["token", "name", "at"],
+        rows=[[r.token, clean(r.name), minute(r.at)] for r in page.rows],
         total=page.total,
         next_cursor=page.next_cursor,
         **fresh(freshness),
