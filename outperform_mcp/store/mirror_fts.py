@@ -72,6 +72,7 @@ class Hit:
     source: Literal["message", "chatbot"]
     ref: str  # message id, or chatbot session id
     token: str | None
+    name: str | None
     at: int | None
     direction: str
     snippet: str
@@ -126,12 +127,14 @@ def search(
         base = f"FROM mirror_messages_fts f JOIN mirror_messages m ON m.id = f.rowid WHERE f.text MATCH ?{clause}"
         total += conn.execute(f"SELECT COUNT(*) {base}", [match, *args]).fetchone()[0]
         rows = conn.execute(
-            f"SELECT m.id, m.token, m.at, m.direction, bm25(mirror_messages_fts) AS rank, "
+            "SELECT m.id, m.token, (SELECT name FROM mirror_contacts c WHERE c.token = m.token) AS name, "  # noqa: S608
+            f"m.at, m.direction, bm25(mirror_messages_fts) AS rank, "
             f"snippet(mirror_messages_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) AS snip {base} ORDER BY rank LIMIT ?",
             [*mark, match, *args, limit],
         )
         ranked += [
-            (r["rank"], Hit("message", str(r["id"]), r["token"], r["at"], r["direction"], r["snip"])) for r in rows
+            (r["rank"], Hit("message", str(r["id"]), r["token"], r["name"], r["at"], r["direction"], r["snip"]))
+            for r in rows
         ]
     if "chatbot" in sources:
         clause, args = _where(filters, "m", "s.token")
@@ -144,12 +147,12 @@ def search(
         )
         total += conn.execute(f"SELECT COUNT(*) {base}", [match, *args]).fetchone()[0]
         rows = conn.execute(
-            f"SELECT m.session_id, s.token, m.at, m.direction, bm25(mirror_chatbot_fts) AS rank, "
+            f"SELECT m.session_id, s.token, s.name, m.at, m.direction, bm25(mirror_chatbot_fts) AS rank, "
             f"snippet(mirror_chatbot_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) AS snip {base} ORDER BY rank LIMIT ?",
             [*mark, match, *args, limit],
         )
         ranked += [
-            (r["rank"], Hit("chatbot", str(r["session_id"]), r["token"], r["at"], r["direction"], r["snip"]))
+            (r["rank"], Hit("chatbot", str(r["session_id"]), r["token"], r["name"], r["at"], r["direction"], r["snip"]))
             for r in rows
         ]
     ranked.sort(key=lambda pair: pair[0])
