@@ -14,10 +14,16 @@ from mcp import Client
 
 from outperform_mcp.server.app import Selection
 
-from .support import call, error_text, server_for
+from .support import call, control, error_text, server_for
 
 pytestmark = pytest.mark.anyio
 INSIGHTS = Selection(toolsets=("insights", "sql"))
+
+
+@pytest.fixture(autouse=True)
+def unpaced_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator is on loopback: no need to pace the sync's requests (keeps the tests fast)."""
+    monkeypatch.setenv("OUTPERFORM_SYNC_RATE", "0")
 
 
 def raw(emulator: Any, headers: dict[str, str], path: str, **params: str) -> list[dict[str, Any]]:
@@ -247,3 +253,35 @@ async def test_opted_out_and_label_segments(emulator: Any, auth_headers: dict[st
     assert {r[0] for r in opted["rows"]} == labelled | wrote_stop
     assert [r[0] for r in first["rows"] + second["rows"]] == vip
     assert "needs days" in missing
+
+
+async def test_refresh_reports_progress_and_freshness(emulator: Any, tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append(message or "")
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    async with server_for(emulator, tmp_path, selection=INSIGHTS) as (server, _), Client(server) as c:
+        result = await c.call_tool("segment", {"kind": "window_open", "refresh": True}, progress_callback=progress)
+        status = await c.read_resource("outperform://mirror/status")
+    assert result.structured_content is not None
+    assert ts(result.structured_content["as_of"].rstrip("Z")) >= before - timedelta(seconds=1)
+    assert any(m.startswith("syncing conversations") for m in seen), seen
+    assert '"complete":true' in status.contents[0].text.replace(" ", "")  # type: ignore[union-attr]
+
+
+async def test_refresh_with_nothing_new_costs_one_call_per_kind(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTPERFORM_SYNC_PAGE_SIZE", "10")  # many pages, so paging on would show
+    async with server_for(emulator, tmp_path) as (_, deps):
+        assert deps.mirror is not None
+        first = await deps.mirror.sync()
+        control(emulator, "POST", "stats/reset")
+        again = await deps.mirror.sync()
+    calls = control(emulator, "GET", "stats")["requests"]
+    assert first.calls["conversations"] > 10
+    assert again.calls == {"labels": 1, "contacts": 1, "conversations": 1, "chatbot": 1}
+    assert (calls["list_labels"], calls["list_contacts"], calls["list_conversations"]) == (1, 1, 1)
+    assert calls["chatbot_conversations"] == 1

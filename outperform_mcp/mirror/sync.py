@@ -7,9 +7,10 @@ and at most ``sync_rate`` requests per second, and stored in order.
 
 Later passes are incremental: labels are one call; contacts are newest first, so paging stops at
 the first page holding a contact already stored; conversations and chatbot sessions are read with
-``start_date`` = the day of (the last pass's start − ``sync_overlap``). The API filters by whole
-days, so the overlap is at least the rest of that day; records are upserted, so reading one twice
-is harmless. One pass runs at a time (a lock), whoever asked: the schedule, a tool or the CLI.
+``start_date`` = the day of (the last pass's start − ``sync_overlap``), and conversations (latest
+activity first) stop at the first page that ends with a thread untouched since then. The API
+filters by whole days, so the overlap is at least the rest of that day; records are upserted, so
+reading one twice is harmless. One pass runs at a time (a lock), whoever asked: the schedule, a tool or the CLI.
 """
 
 from __future__ import annotations
@@ -62,6 +63,13 @@ class PassReport:
     calls: dict[str, int] = field(default_factory=dict)
     stored: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def _older(thread: Any, since: int | None) -> bool:
+    """Threads come latest activity first (assumption, as the emulator does): once a page ends with
+    one untouched since ``since``, the pages after it hold nothing newer."""
+    last = max((m.timestamp for m in thread.messages), default=None)
+    return since is not None and last is not None and mirror.epoch(last) < since
 
 
 class Mirror:
@@ -251,7 +259,7 @@ class Mirror:
             stored += await self._store_page(kind, items, now)
             if progress is not None:
                 await progress(kind, page, stored)
-            if len(items) < size or seen_before:
+            if len(items) < size or seen_before or (kind == "conversations" and _older(items[-1], since)):
                 break
             page += 1
         done = replace(state, run_started_at=now, watermark=now, calls=state.calls + calls, error=None)

@@ -95,7 +95,7 @@ def _where(f: Filters, alias: str, token_col: str) -> tuple[str, list[object]]:
         where.append(f"{token_col} = ?")
         args.append(f.token)
     if f.label:
-        where.append(f"{token_col} IN (SELECT token FROM mirror_contact_labels WHERE label = ?)")  # noqa: S608
+        where.append(f"{token_col} IN (SELECT token FROM mirror_contact_labels WHERE label = ?)")
         args.append(f.label)
     if f.direction:
         where.append(f"{alias}.direction = ?")
@@ -127,7 +127,7 @@ def search(
         base = f"FROM mirror_messages_fts f JOIN mirror_messages m ON m.id = f.rowid WHERE f.text MATCH ?{clause}"
         total += conn.execute(f"SELECT COUNT(*) {base}", [match, *args]).fetchone()[0]
         rows = conn.execute(
-            "SELECT m.id, m.token, (SELECT name FROM mirror_contacts c WHERE c.token = m.token) AS name, "  # noqa: S608
+            "SELECT m.id, m.token, (SELECT name FROM mirror_contacts c WHERE c.token = m.token) AS name, "
             f"m.at, m.direction, bm25(mirror_messages_fts) AS rank, "
             f"snippet(mirror_messages_fts, 0, ?, ?, '…', {SNIPPET_TOKENS}) AS snip {base} ORDER BY rank LIMIT ?",
             [*mark, match, *args, limit],
