@@ -13,6 +13,7 @@ import anyio
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..api.models import Contact, Conversation
+from ..settings import GuardSettings
 from ..store import journal
 from ..store.contacts import ContactState, is_opt_out
 from ..store.db import Store
@@ -20,7 +21,6 @@ from ..textsafe import clean
 from . import policy
 from .lookup import look_up
 from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key
-from .settings import GuardSettings
 from .templates import Catalogue, TemplateProblem
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..settings import GuardSettings
 from .model import Draft, Recipient, Refusal
-from .settings import GuardSettings
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,13 @@ import anyio
 
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError, SendOutcomeUnknown
+from ..settings import GuardSettings
 from ..store import journal
 from ..store.db import Store
 from . import policy
 from .model import Draft, GuardError, Plan, Refusal, digest_of, now_utc
 from .planner import Planner
 from .preview import render_text
-from .settings import GuardSettings
 from .templates import Catalogue
 
 __all__ = ["BatchStatus", "Channel", "GuardError", "Prepared", "SendService"]

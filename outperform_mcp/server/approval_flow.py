@@ -142,7 +142,7 @@ async def _ask(ctx: Ctx, prepared: Prepared) -> Elicit[Approve] | Answer:
         result = await ctx.session.send_request(
             request,
             types.ElicitResult,
-            request_read_timeout_seconds=service.settings.elicitation_timeout,
+            request_read_timeout_seconds=service.settings.answer_timeout,
             metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
         )
     except MCPError as exc:
@@ -221,7 +221,7 @@ async def _decided(service: SendService, approval: ApprovalRecord, action: str, 
         with upstream():
             return report(await service.approve_and_send(approval.id, by="elicitation", client=client))
     if action == "timeout":
-        seconds = f"{service.settings.elicitation_timeout:g}"
+        seconds = f"{service.settings.answer_timeout:g}"
         batch = await service.reject(
             approval.id, by="elicitation", note=f"no answer within {seconds} s", status="expired"
         )
@@ -258,7 +258,7 @@ async def _page(ctx: Ctx, service: SendService, prepared: Prepared) -> SendResul
             [types.ElicitRequestURLParams(message=ask, url=url, elicitation_id=approval.id)]
         )
     if url_mode and ctx.session.can_send_request:
-        timeout = service.settings.elicitation_timeout
+        timeout = service.settings.answer_timeout
         try:
             opened = await ctx.session.send_request(
                 types.ElicitRequest(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -11,9 +11,9 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from ..api.client import OutPerformClient
 from ..guard.service import SendService
+from ..settings import ServerSettings
 from ..store.db import Store
 from .inbox import Inbox
-from .settings import ServerSettings
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Deps:
     inbox: Inbox
     # Resource-change events for listening clients; the inbox publishes on it from webhooks.
     bus: InMemorySubscriptionBus
-    settings: ServerSettings = field(default_factory=ServerSettings)
+    settings: ServerSettings
     # Where people reach this server's own pages (set once the listener is bound).
     public_url: str | None = None
 

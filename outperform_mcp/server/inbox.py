@@ -26,10 +26,10 @@ from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
+from ..settings import InboxSettings
 from ..store import contacts
 from ..store import inbox as events
 from ..store.db import Store
-from .inbox_settings import InboxSettings
 from .push import HandshakeSubscriptions
 
 log = logging.getLogger(__name__)
@@ -94,12 +94,12 @@ class Inbox:
         store: Store,
         bus: InMemorySubscriptionBus,
         api: OutPerformClient | None,
-        settings: InboxSettings | None = None,
+        settings: InboxSettings,
     ) -> None:
         self.store = store
         self.bus = bus
         self.api = api
-        self.settings = settings or InboxSettings()
+        self.settings = settings
         self.stats = ReceiverStats()
         self.push = HandshakeSubscriptions(bus)
         self._send: MemoryObjectSendStream[_Pending]

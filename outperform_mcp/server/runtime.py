@@ -21,16 +21,13 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from ..api.client import OutPerformClient
-from ..api.settings import ApiSettings
 from ..guard.service import SendService
-from ..guard.settings import GuardSettings
+from ..settings import Settings
 from ..store.db import Store
 from .approval_page import approval_routes
 from .deps import Deps
 from .http import build_http_app
 from .inbox import Inbox
-from .inbox_settings import InboxSettings
-from .settings import ServerSettings
 from .webhook import webhook_routes
 
 log = logging.getLogger(__name__)
@@ -44,17 +41,15 @@ def extra_routes(deps: Deps) -> list[BaseRoute]:
 
 
 @asynccontextmanager
-async def open_deps(
-    api_settings: ApiSettings, server_settings: ServerSettings, inbox_settings: InboxSettings | None = None
-) -> AsyncIterator[Deps]:
-    store = Store(api_settings.data_dir / "outperform.db")
+async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
+    store = Store(settings.api.data_dir / "outperform.db")
     try:
-        async with OutPerformClient(api_settings) as api, anyio.create_task_group() as services:
+        async with OutPerformClient(settings.api) as api, anyio.create_task_group() as services:
             bus = InMemorySubscriptionBus()
-            guard = SendService(api, store, GuardSettings())
+            guard = SendService(api, store, settings.guard)
             await guard.start()
-            inbox = Inbox(store, bus, api, inbox_settings or InboxSettings())
-            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, settings=server_settings)
+            inbox = Inbox(store, bus, api, settings.inbox)
+            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, settings=settings.server)
             await services.start(inbox.run)
             try:
                 yield deps

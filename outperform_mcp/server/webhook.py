@@ -12,24 +12,21 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import secrets
-import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..api.settings import ApiSettings
 from ..store import contacts
 from ..store.inbox import NewEvent
 from .deps import Deps
 from .inbox import WEBHOOK_PATH, Inbox, InboxUnavailable
-from .inbox_settings import InboxSettings
-from .settings import ServerSettings
+
+__all__ = ["WEBHOOK_PATH", "WebhookEvent", "make_handler", "webhook_routes"]
 
 log = logging.getLogger(__name__)
 
@@ -204,42 +201,3 @@ def webhook_routes(deps: Deps) -> Sequence[BaseRoute]:
         Route(f"{WEBHOOK_PATH}/{{secret}}", handler, methods=["POST"]),
         Route(WEBHOOK_PATH, handler, methods=["POST"]),
     ]
-
-
-async def connect_sandbox(
-    api: ApiSettings, srv: ServerSettings, inbox: InboxSettings, *, http: tuple[str, int] | None
-) -> InboxSettings:
-    """Sandbox mode: tell the emulator to deliver ``/_sandbox/inbound`` messages to this server.
-
-    Without a configured secret a random one is made for this run. In stdio mode a port is chosen
-    now (if none is set) so the receiver's URL is known before the side listener starts. The secret
-    travels in the emulator's ``X-Webhook-Secret`` header, so it is in no URL and no log.
-    """
-    import httpx2
-
-    from ..sandbox.operations import BASE_PATH
-
-    if inbox.webhook_secret is None:
-        inbox = inbox.model_copy(update={"webhook_secret": SecretStr(secrets.token_urlsafe(32))})
-    assert inbox.webhook_secret is not None
-    if http is not None:
-        host, port = http
-    else:
-        host = srv.listen_host
-        if srv.listen_port == 0:
-            with socket.socket() as sock:
-                sock.bind((host, 0))
-                srv.listen_port = int(sock.getsockname()[1])
-        port = srv.listen_port
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere; the emulator calls loopback
-        host = "127.0.0.1"
-    root = api.base_url.split(BASE_PATH)[0].rstrip("/")
-    receiver = f"http://{host}:{port}{WEBHOOK_PATH}"
-    async with httpx2.AsyncClient(timeout=5) as client:
-        response = await client.post(
-            f"{root}/_sandbox/config",
-            json={"webhook_url": receiver, "webhook_secret": inbox.webhook_secret.get_secret_value()},
-        )
-        response.raise_for_status()
-    log.warning("sandbox: POST %s/_sandbox/inbound delivers a customer message to %s", root, receiver)
-    return inbox
