@@ -17,7 +17,7 @@ from contextlib import contextmanager, suppress
 
 from pydantic import SecretStr
 
-from .server.webhook import WEBHOOK_PATH
+from .inbox.webhook import WEBHOOK_PATH
 from .settings import Settings
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,6 @@ inbox stored, so a reply opens the window before the API's conversation list sho
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -15,7 +14,7 @@ import anyio
 from ..api.client import OutPerformClient
 from ..api.models import Contact, Conversation
 from ..store.contacts import ContactState, get_state
-from ..store.db import Store
+from ..store.db import Connection, Store
 from .model import Window
 
 
@@ -42,7 +41,7 @@ class ContactView:
 
 
 async def local_state(store: Store, *, token: str, phone: str | None) -> ContactState | None:
-    def read(conn: sqlite3.Connection) -> ContactState | None:
+    def read(conn: Connection) -> ContactState | None:
         return (get_state(conn, phone=phone) if phone else None) or get_state(conn, token=token)
 
     return await store.run(read)

@@ -4,7 +4,6 @@ repeats and run the policy. Reads the API and the store; writes nothing."""
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -16,7 +15,7 @@ from ..api.models import Contact, Conversation
 from ..settings import GuardSettings
 from ..store import journal
 from ..store.contacts import ContactState, is_opt_out
-from ..store.db import Store
+from ..store.db import Connection, Store
 from ..textsafe import clean
 from . import policy
 from .lookup import look_up
@@ -153,7 +152,7 @@ class Planner:
         since = now - timedelta(seconds=self.settings.repeat_window)
         people = [r for r in (found[t] for t in draft.tokens) if r is not None]
 
-        def facts(conn: sqlite3.Connection) -> tuple[policy.Usage, dict[str, Repeat]]:
+        def facts(conn: Connection) -> tuple[policy.Usage, dict[str, Repeat]]:
             usage = policy.Usage(
                 journal.went_out_since(conn, now - timedelta(hours=1)),
                 journal.went_out_since(conn, now - timedelta(days=1)),

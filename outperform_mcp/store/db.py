@@ -17,6 +17,9 @@ import anyio.to_thread
 
 T = TypeVar("T")
 
+# The connection a ``Store.run`` function receives; callers outside the store name it by this.
+Connection = sqlite3.Connection
+
 # name -> DDL; feature modules add theirs at import time. Statements must be idempotent.
 SCHEMAS: dict[str, str] = {}
 

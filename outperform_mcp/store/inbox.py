@@ -254,3 +254,51 @@ def prune(conn: sqlite3.Connection, *, before: datetime, batch: int = 5000) -> i
         "DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events WHERE received_at < ? LIMIT ?)",
         (iso(before), batch),
     ).rowcount
+
+
+# -- the reads and writes of one inbox operation, each in one transaction -----------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[Event]
+    unread: int  # unhandled events in total (of the phone, when one is given)
+
+
+def page(
+    conn: sqlite3.Connection,
+    *,
+    since: int,
+    phone: str | None,
+    unread_only: bool,
+    limit: int,
+    newest_first: bool = False,
+) -> Page:
+    found = list_events(conn, since=since, phone=phone, unread_only=unread_only, limit=limit, newest_first=newest_first)
+    return Page(found, count(conn, phone=phone, unread_only=True))
+
+
+@dataclass(frozen=True)
+class Summary:
+    latest_unread: list[Event]  # newest first
+    unread: int
+    stored: int
+    cursor: int
+
+
+def summary(conn: sqlite3.Connection, *, recent: int) -> Summary:
+    latest = list_events(conn, unread_only=True, limit=recent, newest_first=True)
+    return Summary(latest, count(conn, unread_only=True), count(conn), latest_id(conn))
+
+
+@dataclass(frozen=True)
+class Marked:
+    marked: int
+    known: set[int]  # of the ids asked about, those stored
+    unread: int
+
+
+def mark(conn: sqlite3.Connection, *, ids: Sequence[int], up_to: int | None, phone: str | None, at: datetime) -> Marked:
+    known = existing_ids(conn, ids)
+    marked = mark_handled(conn, ids=ids, up_to=up_to, phone=phone, at=at)
+    return Marked(marked, known, count(conn, phone=phone, unread_only=True))

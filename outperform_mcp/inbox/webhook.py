@@ -23,13 +23,11 @@ from starlette.routing import BaseRoute, Route
 
 from ..store import contacts
 from ..store.inbox import NewEvent
-from .deps import Deps
-from .inbox import WEBHOOK_PATH, Inbox, InboxUnavailable
-
-__all__ = ["WEBHOOK_PATH", "WebhookEvent", "make_handler", "webhook_routes"]
+from .service import InboxService, InboxUnavailable
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_PATH = "/webhooks/outperform"
 EVENT_TYPE = "whatsapp_message_received"
 SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name
 
@@ -96,7 +94,7 @@ def _answer(code: int, /, **body: Any) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
-def _refuse(inbox: Inbox, counter: str, status: int, reason: str) -> JSONResponse:
+def _refuse(inbox: InboxService, counter: str, status: int, reason: str) -> JSONResponse:
     setattr(inbox.stats, counter, getattr(inbox.stats, counter) + 1)
     log.warning("webhook refused (%d): %s", status, reason)
     return _answer(status, error=reason)
@@ -134,7 +132,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def make_handler(inbox: Inbox, secret: str) -> Any:
+def make_handler(inbox: InboxService, secret: str) -> Any:
     limit = inbox.settings.webhook_max_bytes
 
     async def receive(request: Request) -> Response:
@@ -191,9 +189,8 @@ def make_handler(inbox: Inbox, secret: str) -> Any:
     return guarded
 
 
-def webhook_routes(deps: Deps) -> Sequence[BaseRoute]:
-    """Route provider for ``runtime.ROUTE_PROVIDERS``: nothing unless a secret is configured."""
-    inbox = deps.inbox
+def webhook_routes(inbox: InboxService) -> Sequence[BaseRoute]:
+    """The receiver's routes: none unless a secret is configured."""
     if inbox.settings.webhook_secret is None:
         return []
     handler = make_handler(inbox, inbox.settings.webhook_secret.get_secret_value())

@@ -13,9 +13,9 @@ from ...api.models import NewContact
 from ...guard.lookup import look_up
 from ..deps import Ctx, deps
 from ..errors import upstream
+from ..params import Page, Token
 from ..registry import tool
-from ..views import ContactOut, MessageOut, SessionWindow
-from .params import Page, Token
+from ..views import ContactOut, SessionWindow, ThreadMessage
 
 Phone = Annotated[
     str,
@@ -37,7 +37,7 @@ class ContactList(BaseModel):
 
 class ContactDetail(ContactOut):
     window: SessionWindow = Field(description="Whether a free-text message may be sent now")
-    last_message: MessageOut | None = None
+    last_message: ThreadMessage | None = None
 
 
 class LabelOut(BaseModel):
@@ -82,7 +82,7 @@ async def get_contact(ctx: Ctx, token: Token) -> ContactDetail:
     return ContactDetail(
         **ContactOut.of(view.contact).model_dump(),
         window=SessionWindow.of(view.window),
-        last_message=MessageOut.of(messages[-1]) if messages else None,
+        last_message=ThreadMessage.of(messages[-1]) if messages else None,
     )
 
 

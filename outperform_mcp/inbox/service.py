@@ -2,9 +2,10 @@
 
 One writer task owns intake. Webhook requests queue their event and wait; the writer takes
 everything queued (up to ``inbox_commit_batch_max``), commits it in one transaction, answers all of
-those requests, then wakes agents waiting on those contacts and publishes ``ResourceUpdated`` on the
-subscription bus. A request is therefore answered only after its event is on disk, and a burst
-costs one commit per batch instead of one per event (group commit).
+those requests, then wakes agents waiting on those contacts and reports the change through
+``on_change`` (the server turns it into MCP notifications). A request is therefore answered only
+after its event is on disk, and a burst costs one commit per batch instead of one per event
+(group commit).
 
 Contacts arrive as phone numbers; tokens are found lazily through the API by a background task
 (never on the acknowledgement path) and when a tool asks for a contact.
@@ -14,15 +15,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
@@ -30,20 +30,39 @@ from ..settings import InboxSettings
 from ..store import contacts
 from ..store import inbox as events
 from ..store.db import Store
-from .push import HandshakeSubscriptions
+from ..store.inbox import Marked, Page, Summary
+from .waiters import Waiters
+
+__all__ = ["InboxChange", "InboxService", "InboxUnavailable", "Marked", "Page", "ReceiverStats", "Summary"]
 
 log = logging.getLogger(__name__)
 
-INBOX_URI = "outperform://inbox"
-WEBHOOK_PATH = "/webhooks/outperform"
 # A phone the API could not match is asked about again only after this long.
 RESOLVE_COOLDOWN_S = 600.0
 PRUNE_EVERY_S = 3600.0
 QUEUE_SIZE = 10_000
 
 
-def contact_uri(token: str) -> str:
-    return f"{INBOX_URI}/{token}"
+@dataclass(frozen=True)
+class InboxChange:
+    """What changed: the inbox as a whole, and these contacts' messages (by token)."""
+
+    tokens: tuple[str, ...] = ()
+
+
+OnChange = Callable[[InboxChange], Awaitable[None]]
+
+
+async def _ignore(_: InboxChange) -> None:
+    return None
+
+
+class UnknownContact(LookupError):
+    """No contact has this token; the message says what to do instead."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__(f"no contact with token {token}: use search_contacts to find the right token")
+        self.token = token
 
 
 class InboxUnavailable(Exception):
@@ -88,39 +107,38 @@ def same_number(a: str, b: str) -> bool:
     return norm(a) == norm(b) != ""
 
 
-class Inbox:
+class InboxService:
     def __init__(
         self,
         store: Store,
-        bus: InMemorySubscriptionBus,
         api: OutPerformClient | None,
         settings: InboxSettings,
+        on_change: OnChange = _ignore,
     ) -> None:
         self.store = store
-        self.bus = bus
         self.api = api
         self.settings = settings
         self.stats = ReceiverStats()
-        self.push = HandshakeSubscriptions(bus)
+        self.waiters = Waiters()
+        # Told after every change that is committed; the server turns it into MCP notifications.
+        self.on_change = on_change
         self._send: MemoryObjectSendStream[_Pending]
         self._recv: MemoryObjectReceiveStream[_Pending]
         self._send, self._recv = anyio.create_memory_object_stream[_Pending](QUEUE_SIZE)
         self._resolve_send: MemoryObjectSendStream[str]
         self._resolve_recv: MemoryObjectReceiveStream[str]
         self._resolve_send, self._resolve_recv = anyio.create_memory_object_stream[str](1000)
-        self._waiters: dict[str, set[anyio.Event]] = {}
         self._resolve_tried: dict[str, float] = {}
         self._running = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Run the writer, the contact resolver, the pruner and the handshake-era pusher until cancelled."""
+        """Run the writer, the contact resolver and the pruner until cancelled."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._writer)
             tg.start_soon(self._resolver)
             tg.start_soon(self._pruner)
-            await tg.start(self.push.run)
             self._running = True
             task_status.started()
             try:
@@ -194,40 +212,22 @@ class Inbox:
         if not fresh:
             return
         self.stats.last_event_at = datetime.now(UTC).isoformat(timespec="seconds")
-        for s in fresh:
-            for waiter in self._waiters.get(s.phone, ()):
-                waiter.set()
-        uris = [INBOX_URI, *dict.fromkeys(contact_uri(s.token) for s in fresh if s.token)]
-        for uri in uris:
-            await self.bus.publish(ResourceUpdated(uri=uri))
+        self.waiters.wake(s.phone for s in fresh)
+        await self.on_change(InboxChange(tuple(dict.fromkeys(s.token for s in fresh if s.token))))
         for phone in dict.fromkeys(s.phone for s in fresh if s.token is None):
             self._queue_resolve(phone)
 
     # -- waiting -----------------------------------------------------------------------------
-
-    @contextmanager
-    def watch(self, phone: str) -> Iterator[anyio.Event]:
-        """An event set when a new message from ``phone`` is committed (register before checking the store)."""
-        key = contacts.digits(phone)
-        waiter = anyio.Event()
-        self._waiters.setdefault(key, set()).add(waiter)
-        try:
-            yield waiter
-        finally:
-            group = self._waiters.get(key)
-            if group is not None:
-                group.discard(waiter)
-                if not group:
-                    del self._waiters[key]
 
     async def wait_for(self, phone: str, *, since: int, seconds: float) -> list[events.Event]:
         """Unread messages from ``phone`` with id > ``since``, waiting up to ``seconds`` for the first.
 
         Holds no database connection while waiting; cancelling the caller cancels the wait.
         """
+        phone = contacts.digits(phone)
         deadline = anyio.current_time() + seconds
         while True:
-            with self.watch(phone) as arrived:
+            with self.waiters.watch(phone) as arrived:
                 found = await self.store.run(
                     lambda conn: events.list_events(conn, since=since, phone=phone, unread_only=True, limit=50)
                 )
@@ -278,8 +278,7 @@ class Inbox:
         linked = await self.store.run(lambda conn: events.link(conn, phone=phone, token=token))
         self._resolve_tried.pop(contacts.digits(phone), None)
         if linked:
-            await self.bus.publish(ResourceUpdated(uri=contact_uri(token)))
-            await self.bus.publish(ResourceUpdated(uri=INBOX_URI))
+            await self.on_change(InboxChange((token,)))
 
     async def resolve_unlinked(self, phones: Sequence[str], *, most: int = 5, budget_s: float = 2.0) -> bool:
         """Try to link a few phones not looked up yet, bounded in number and time (used before showing
@@ -303,6 +302,60 @@ class Inbox:
             return None
         await self.link(found.phone, found.token)
         return contacts.digits(found.phone)
+
+    async def phone_of(self, token: str) -> str:
+        """The phone of a contact token, or ``UnknownContact``; API failures propagate."""
+        phone = await self.phone_for_token(token)
+        if phone is None:
+            raise UnknownContact(token)
+        return phone
+
+    # -- the operations the tools and resources need -----------------------------------------
+
+    async def latest_id(self) -> int:
+        return await self.store.run(events.latest_id)
+
+    async def list_since(
+        self, since: int, *, token: str | None = None, unread_only: bool = True, limit: int = 20
+    ) -> tuple[Page, bool]:
+        """Messages after the cursor ``since``, oldest first, at most ``limit``; and whether more match.
+
+        Contacts not linked yet are looked up first (bounded), so the page shows tokens where it can.
+        """
+        phone = await self.phone_of(token) if token else None
+        found = await self.store.run(
+            lambda conn: events.page(conn, since=since, phone=phone, unread_only=unread_only, limit=limit + 1)
+        )
+        shown, more = found.events[:limit], len(found.events) > limit
+        unlinked = [e.phone for e in shown if e.token is None]
+        if unlinked and await self.resolve_unlinked(unlinked):
+            shown = await self.store.run(lambda conn: events.by_ids(conn, [e.id for e in shown]))
+        return Page(shown, found.unread), more
+
+    async def mark_handled(
+        self, *, ids: Sequence[int] = (), up_to: int | None = None, token: str | None = None
+    ) -> Marked:
+        phone = await self.phone_of(token) if token else None
+        now = datetime.now(UTC)
+        return await self.store.run(lambda conn: events.mark(conn, ids=ids, up_to=up_to, phone=phone, at=now))
+
+    async def summary(self, recent: int) -> Summary:
+        """Unread and stored counts, the cursor, and the latest ``recent`` unread messages (newest first)."""
+        return await self.store.run(lambda conn: events.summary(conn, recent=recent))
+
+    async def contact_messages(self, token: str, limit: int) -> Page:
+        """The latest ``limit`` messages of one contact, newest first, with its unread count."""
+        phone = await self.phone_of(token)
+        return await self.store.run(
+            lambda conn: events.page(conn, since=0, phone=phone, unread_only=False, limit=limit, newest_first=True)
+        )
+
+    async def wait_for_reply(self, token: str, *, since: int | None, seconds: float) -> tuple[list[events.Event], int]:
+        """Unread messages from the contact after ``since`` (default: now), waiting up to ``seconds``
+        for the first; and the cursor waited from."""
+        phone = await self.phone_of(token)
+        baseline = since if since is not None else await self.latest_id()
+        return await self.wait_for(phone, since=baseline, seconds=seconds), baseline
 
     # -- retention ---------------------------------------------------------------------------
 

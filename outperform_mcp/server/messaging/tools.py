@@ -16,7 +16,11 @@ from pydantic import Field
 from ...guard.service import GuardError, Prepared, SendService
 from ...store.journal import ApprovalRecord, SendRecord
 from ...textsafe import trim
-from ..approval_flow import (
+from ..deps import Ctx
+from ..errors import upstream
+from ..params import Token
+from ..registry import tool
+from .approval_flow import (
     Approve,
     ask_message,
     ask_template,
@@ -26,11 +30,7 @@ from ..approval_flow import (
     prepare_template,
     service_of,
 )
-from ..deps import Ctx
-from ..errors import upstream
-from ..registry import tool
-from ..send_results import SendLog, SendLogEntry, SendResult, report
-from .params import Token
+from .send_results import SendLog, SendLogEntry, SendResult, report
 
 InstanceId = Annotated[
     str | None,

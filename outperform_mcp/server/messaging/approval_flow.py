@@ -31,11 +31,12 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from ..guard.model import Draft
-from ..guard.service import Channel, GuardError, Prepared, SendService
-from ..store.journal import ApprovalRecord
-from .deps import Ctx, deps
-from .errors import upstream
+from ...guard.model import Draft
+from ...guard.service import Channel, GuardError, Prepared, SendService
+from ...store.journal import ApprovalRecord
+from ..deps import Ctx, deps
+from ..errors import upstream
+from ..sdk_private import transport_session_id
 from .send_results import NEXT, SendResult, Status, prepared_result, report, status_of
 
 MODERN = "2026-07-28"
@@ -53,7 +54,7 @@ def client_key(ctx: Ctx, service: SendService) -> str:
     if access is not None:
         parts.append(f"auth:{access.client_id}")
     # The transport's own session id (validated by it), not a header value the client could pick.
-    session_id = getattr(getattr(ctx.session, "_connection", None), "session_id", None)
+    session_id = transport_session_id(ctx.session)
     if session_id:
         parts.append(f"session:{session_id}")
     if not parts:

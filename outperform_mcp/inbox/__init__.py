@@ -1,0 +1,28 @@
+"""The inbox: inbound WhatsApp messages from the webhook, stored durably, waited on, listed, marked.
+
+A domain package: no MCP and no SQL here (the tables live in ``store.inbox``). The server's inbox
+tools and resources call ``InboxService`` methods, and connect its change callback to MCP
+notifications.
+"""
+
+from .service import (
+    InboxChange,
+    InboxService,
+    InboxUnavailable,
+    Marked,
+    Page,
+    ReceiverStats,
+    Summary,
+    UnknownContact,
+)
+
+__all__ = [
+    "InboxChange",
+    "InboxService",
+    "InboxUnavailable",
+    "Marked",
+    "Page",
+    "ReceiverStats",
+    "Summary",
+    "UnknownContact",
+]
