@@ -153,10 +153,7 @@ class Planner:
         people = [r for r in (found[t] for t in draft.tokens) if r is not None]
 
         def facts(conn: Connection) -> tuple[policy.Usage, dict[str, Repeat]]:
-            usage = policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
+            usage = journal.usage(conn, now)
             repeats = {}
             if self.settings.repeat_window:
                 for person in people:

@@ -281,11 +281,7 @@ class SendService:
                 )
                 log.error("approval %s: journal payload does not match its digest; refused", approval_id[:8])
                 return [], [Refusal("tampered", note, "prepare the send again")]
-            usage = policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
-            _, refusals = policy.switch_and_quota(self.settings, usage, len(rows))
+            _, refusals = policy.switch_and_quota(self.settings, journal.usage(conn, now), len(rows))
             if refusals:
                 journal.transition(
                     conn,
@@ -412,11 +408,4 @@ class SendService:
 
     async def usage(self) -> policy.Usage:
         now = self.clock()
-
-        def run(conn: Connection) -> policy.Usage:
-            return policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
-
-        return await self.store.run(run)
+        return await self.store.run(lambda conn: journal.usage(conn, now))

@@ -24,10 +24,10 @@ import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from .. import phones
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..settings import InboxSettings
-from ..store import contacts
 from ..store import inbox as events
 from ..store.db import Store
 from ..store.inbox import Marked, Page, Summary
@@ -96,26 +96,19 @@ class _Pending:
     error: BaseException | None = None
 
 
-def same_number(a: str, b: str) -> bool:
-    """Exact match on digits (an international ``00`` prefix aside). Deliberately strict: linking a
-    message to the wrong contact is worse than leaving it unlinked."""
-
-    def norm(phone: str) -> str:
-        d = contacts.digits(phone)
-        return d[2:] if d.startswith("00") else d
-
-    return norm(a) == norm(b) != ""
-
-
 class InboxService:
     def __init__(
         self,
         store: Store,
         api: OutPerformClient | None,
         settings: InboxSettings,
+        *,
+        country: str,
         on_change: OnChange = _ignore,
     ) -> None:
         self.store = store
+        # Numbers written without a country code are read in this country (OUTPERFORM_DEFAULT_COUNTRY).
+        self.country = country
         self.api = api
         self.settings = settings
         self.stats = ReceiverStats()
@@ -130,6 +123,9 @@ class InboxService:
         self._resolve_send, self._resolve_recv = anyio.create_memory_object_stream[str](1000)
         self._resolve_tried: dict[str, float] = {}
         self._running = False
+
+    def _key(self, phone: str) -> str:
+        return phones.key(phone, self.country)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -224,7 +220,7 @@ class InboxService:
 
         Holds no database connection while waiting; cancelling the caller cancels the wait.
         """
-        phone = contacts.digits(phone)
+        phone = self._key(phone)
         deadline = anyio.current_time() + seconds
         while True:
             with self.waiters.watch(phone) as arrived:
@@ -256,7 +252,7 @@ class InboxService:
 
     async def resolve_phone(self, phone: str, *, force: bool = False) -> str | None:
         """Find the contact token for ``phone`` through the API and link stored events to it."""
-        phone = contacts.digits(phone)
+        phone = self._key(phone)
         if self.api is None:
             return None
         last = self._resolve_tried.get(phone)
@@ -268,22 +264,23 @@ class InboxService:
         except OutPerformError as exc:
             log.info("could not look up an inbound contact: %s", exc)
             return None
-        match = next((c for c in page.items if same_number(c.phone, phone)), None)
+        match = next((c for c in page.items if phones.same(c.phone, phone, self.country)), None)
         if match is None:
             return None
         await self.link(phone, match.token)
         return match.token
 
     async def link(self, phone: str, token: str) -> None:
+        phone = self._key(phone)
         linked = await self.store.run(lambda conn: events.link(conn, phone=phone, token=token))
-        self._resolve_tried.pop(contacts.digits(phone), None)
+        self._resolve_tried.pop(phone, None)
         if linked:
             await self.on_change(InboxChange((token,)))
 
-    async def resolve_unlinked(self, phones: Sequence[str], *, most: int = 5, budget_s: float = 2.0) -> bool:
+    async def resolve_unlinked(self, numbers: Sequence[str], *, most: int = 5, budget_s: float = 2.0) -> bool:
         """Try to link a few phones not looked up yet, bounded in number and time (used before showing
         events to an agent; the background resolver covers the rest). True if any lookup ran."""
-        fresh = [p for p in dict.fromkeys(contacts.digits(p) for p in phones) if p not in self._resolve_tried]
+        fresh = [p for p in dict.fromkeys(self._key(p) for p in numbers) if p not in self._resolve_tried]
         if self.api is None or not fresh:
             return False
         with anyio.move_on_after(budget_s):
@@ -298,10 +295,10 @@ class InboxService:
         if phone is not None or self.api is None:
             return phone
         found = await self.api.get_contact(token)
-        if found is None or not contacts.digits(found.phone):
+        if found is None or not self._key(found.phone):
             return None
         await self.link(found.phone, found.token)
-        return contacts.digits(found.phone)
+        return self._key(found.phone)
 
     async def phone_of(self, token: str) -> str:
         """The phone of a contact token, or ``UnknownContact``; API failures propagate."""

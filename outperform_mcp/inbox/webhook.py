@@ -21,7 +21,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..store import contacts
+from .. import phones
 from ..store.inbox import NewEvent
 from .service import InboxService, InboxUnavailable
 
@@ -78,11 +78,11 @@ class WebhookEvent(BaseModel):
         # The documented format ends in Z; a timestamp without a zone is read as UTC.
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def to_new_event(self) -> NewEvent:
+    def to_new_event(self, country: str) -> NewEvent:
         message = self.data.message
         text = message.text or ""
         return NewEvent(
-            phone=contacts.digits(self.data.contact),
+            phone=phones.key(self.data.contact, country),
             name=self.data.name or None,
             kind=message.type,
             text=text,
@@ -167,7 +167,7 @@ def make_handler(inbox: InboxService, secret: str) -> Any:
         if event.data.message.type == "text" and event.data.message.text is None:
             return _refuse(inbox, "invalid", 422, "invalid payload: data.message.text: required for a text message")
         try:
-            stored = await inbox.ingest(event.to_new_event())
+            stored = await inbox.ingest(event.to_new_event(inbox.country))
         except InboxUnavailable as exc:
             inbox.stats.failed += 1
             log.error("webhook event not stored: %s", exc)

@@ -55,7 +55,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 for uri in uris_of(change):
                     await bus.publish(ResourceUpdated(uri=uri))
 
-            inbox = InboxService(store, api, settings.inbox, on_change=publish)
+            inbox = InboxService(store, api, settings.inbox, country=settings.api.default_country, on_change=publish)
             push = HandshakeSubscriptions(bus)
             deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, push=push, settings=settings.server)
             await services.start(push.run)

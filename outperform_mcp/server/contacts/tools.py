@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from ... import phones
 from ...api.errors import DuplicateRecord, OutPerformError
 from ...api.models import NewContact
 from ...guard.lookup import look_up
@@ -96,14 +96,16 @@ async def create_contact(
 ) -> ContactOut:
     """Add a contact (lead). Search first: an existing number is refused. Returns it with its
     token."""
-    digits = re.sub(r"[^0-9]", "", phone)
+    api = deps(ctx).api
+    try:
+        number = phones.normalise(phone, api.settings.default_country)
+    except phones.PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
     hints: dict[type[OutPerformError], str] = {
         DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
     }
     with upstream(hints):
-        created = await deps(ctx).api.create_contact(
-            NewContact(name=name.strip(), phone=digits, email=email, labels=labels)
-        )
+        created = await api.create_contact(NewContact(name=name.strip(), phone=number, email=email, labels=labels))
     return ContactOut.of(created)
 
 

@@ -21,7 +21,13 @@ async def conversation(deps: Deps, token: str) -> dict[str, object]:
     conv = next((c for c in threads if c.token == token), None)
     if conv is None:
         raise ResourceNotFoundError(f"no conversation with contact {token}")
-    window = await window_for(deps.store, token=token, phone=conv.phone, api_last_inbound=conv.last_inbound_at)
+    window = await window_for(
+        deps.store,
+        token=token,
+        phone=conv.phone,
+        api_last_inbound=conv.last_inbound_at,
+        country=deps.api.settings.default_country,
+    )
     return {
         "token": conv.token,
         "name": conv.name,

@@ -92,7 +92,9 @@ async def get_conversation(
         with upstream():
             full = await d.api.list_conversations(prospect_token=token, limit=1)
         last_inbound = next((c.last_inbound_at for c in full if c.token == token), last_inbound)
-    window = await window_for(d.store, token=token, phone=conv.phone, api_last_inbound=last_inbound)
+    window = await window_for(
+        d.store, token=token, phone=conv.phone, api_last_inbound=last_inbound, country=d.api.settings.default_country
+    )
     return ConversationOut(
         token=conv.token,
         name=clean(conv.name) if conv.name else None,
