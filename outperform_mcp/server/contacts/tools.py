@@ -97,6 +97,8 @@ async def create_contact(
     """Add a contact (lead). Search first: an existing number is refused. Returns it with its
     token."""
     api = deps(ctx).api
+    # Assumption: the API takes E.164 digits (its page shows a local number in one example and an
+    # international one in the webhook's); one form keeps one contact per subscriber.
     try:
         number = phones.normalise(phone, api.settings.default_country)
     except phones.PhoneError as exc:
