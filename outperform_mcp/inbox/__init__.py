@@ -5,6 +5,7 @@ tools and resources call ``InboxService`` methods, and connect its change callba
 notifications.
 """
 
+from .intake import Intake
 from .service import (
     InboxChange,
     InboxService,
@@ -20,6 +21,7 @@ __all__ = [
     "InboxChange",
     "InboxService",
     "InboxUnavailable",
+    "Intake",
     "Marked",
     "Page",
     "ReceiverStats",

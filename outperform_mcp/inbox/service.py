@@ -1,11 +1,9 @@
-"""The inbox service: durable intake of inbound events, wake-ups for waiting agents, change events.
+"""The inbox service: what the tools and resources ask of the inbox, over intake and the store.
 
-One writer task owns intake. Webhook requests queue their event and wait; the writer takes
-everything queued (up to ``inbox_commit_batch_max``), commits it in one transaction, answers all of
-those requests, then wakes agents waiting on those contacts and reports the change through
-``on_change`` (the server turns it into MCP notifications). A request is therefore answered only
-after its event is on disk, and a burst costs one commit per batch instead of one per event
-(group commit).
+Webhook events come in through ``Intake`` (group commit, see intake.py); after each commit the
+service wakes agents waiting on those contacts and reports the change through ``on_change`` (the
+server turns it into MCP notifications). Reads are the operations the tools need: list since a
+cursor, mark handled, a summary, one contact's messages, wait for a reply.
 
 Contacts arrive as phone numbers; tokens are found lazily through the API by a background task
 (never on the acknowledgement path) and when a tool asks for a contact.
@@ -17,7 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import anyio
@@ -31,6 +29,7 @@ from ..settings import InboxSettings
 from ..store import inbox as events
 from ..store.db import Store
 from ..store.inbox import Marked, Page, Summary
+from .intake import InboxUnavailable, Intake, ReceiverStats
 from .waiters import Waiters
 
 __all__ = ["InboxChange", "InboxService", "InboxUnavailable", "Marked", "Page", "ReceiverStats", "Summary"]
@@ -40,7 +39,6 @@ log = logging.getLogger(__name__)
 # A phone the API could not match is asked about again only after this long.
 RESOLVE_COOLDOWN_S = 600.0
 PRUNE_EVERY_S = 3600.0
-QUEUE_SIZE = 10_000
 
 
 @dataclass(frozen=True)
@@ -65,37 +63,6 @@ class UnknownContact(LookupError):
         self.token = token
 
 
-class InboxUnavailable(Exception):
-    """The event could not be stored in time; the webhook answers 503 so OutPerform retries."""
-
-
-@dataclass
-class ReceiverStats:
-    """Counts since this process started, shown in the inbox resource."""
-
-    stored: int = 0
-    duplicates: int = 0
-    ignored: int = 0
-    unauthorized: int = 0
-    malformed: int = 0
-    invalid: int = 0
-    unknown_event: int = 0
-    too_large: int = 0
-    failed: int = 0
-    last_event_at: str | None = None
-
-    def as_dict(self) -> dict[str, int | str | None]:
-        return asdict(self)
-
-
-@dataclass
-class _Pending:
-    event: events.NewEvent
-    done: anyio.Event = field(default_factory=anyio.Event)
-    result: events.Stored | None = None
-    error: BaseException | None = None
-
-
 class InboxService:
     def __init__(
         self,
@@ -111,18 +78,15 @@ class InboxService:
         self.country = country
         self.api = api
         self.settings = settings
-        self.stats = ReceiverStats()
+        self.intake = Intake(store, settings, self._after_commit)
+        self.stats = self.intake.stats
         self.waiters = Waiters()
         # Told after every change that is committed; the server turns it into MCP notifications.
         self.on_change = on_change
-        self._send: MemoryObjectSendStream[_Pending]
-        self._recv: MemoryObjectReceiveStream[_Pending]
-        self._send, self._recv = anyio.create_memory_object_stream[_Pending](QUEUE_SIZE)
         self._resolve_send: MemoryObjectSendStream[str]
         self._resolve_recv: MemoryObjectReceiveStream[str]
         self._resolve_send, self._resolve_recv = anyio.create_memory_object_stream[str](1000)
         self._resolve_tried: dict[str, float] = {}
-        self._running = False
 
     def _key(self, phone: str) -> str:
         return phones.key(phone, self.country)
@@ -130,84 +94,23 @@ class InboxService:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Run the writer, the contact resolver and the pruner until cancelled."""
+        """Run intake, the contact resolver and the pruner until cancelled."""
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._writer)
             tg.start_soon(self._resolver)
             tg.start_soon(self._pruner)
-            self._running = True
+            await tg.start(self.intake.run)
             task_status.started()
-            try:
-                await anyio.sleep_forever()
-            finally:
-                self._running = False
 
     @property
     def running(self) -> bool:
-        return self._running
-
-    # -- intake ------------------------------------------------------------------------------
+        return self.intake.running
 
     async def ingest(self, event: events.NewEvent) -> events.Stored:
         """Store one event durably; returns once it is committed (or was already stored)."""
-        if not self._running:
-            raise InboxUnavailable("inbox is not running")
-        pending = _Pending(event)
-        try:
-            self._send.send_nowait(pending)
-        except anyio.WouldBlock:
-            raise InboxUnavailable("intake queue is full") from None
-        with anyio.move_on_after(self.settings.webhook_ack_timeout):
-            await pending.done.wait()
-        if not pending.done.is_set():
-            raise InboxUnavailable("storing the event took too long")
-        if pending.error is not None or pending.result is None:
-            raise InboxUnavailable("the event could not be stored") from pending.error
-        return pending.result
+        return await self.intake.ingest(event)
 
-    async def _writer(self) -> None:
-        window = self.settings.inbox_commit_window_ms / 1000
-        limit = self.settings.inbox_commit_batch_max
-        async for first in self._recv:
-            batch = [first]
-            if window:
-                await anyio.sleep(window)
-            while len(batch) < limit:
-                try:
-                    batch.append(self._recv.receive_nowait())
-                except anyio.WouldBlock:
-                    break
-            await self._commit(batch)
-
-    async def _commit(self, batch: list[_Pending]) -> None:
-        now = datetime.now(UTC)
-        try:
-            results = await self.store.run(lambda conn: [events.insert(conn, p.event, now) for p in batch])
-            for pending, result in zip(batch, results, strict=True):
-                pending.result = result
-        except Exception:
-            log.exception("storing %d inbound event(s) together failed; storing them one by one", len(batch))
-            for pending in batch:
-                try:
-                    pending.result = await self._insert_one(pending.event, now)
-                except Exception as exc:
-                    log.exception("storing an inbound event failed")
-                    pending.error = exc
-        for pending in batch:
-            pending.done.set()
-        try:
-            await self._after_commit([p.result for p in batch if p.result is not None])
-        except Exception:  # the events are stored and acknowledged; a failed wake-up must not stop intake
-            log.exception("notifying about new inbound messages failed")
-
-    async def _insert_one(self, event: events.NewEvent, now: datetime) -> events.Stored:
-        return await self.store.run(lambda conn: events.insert(conn, event, now))
-
-    async def _after_commit(self, stored: Sequence[events.Stored]) -> None:
-        fresh = [s for s in stored if not s.duplicate]
-        if not fresh:
-            return
-        self.stats.last_event_at = datetime.now(UTC).isoformat(timespec="seconds")
+    async def _after_commit(self, fresh: Sequence[events.Stored]) -> None:
+        """New (not duplicate) events are on disk: wake waiters, report the change, link contacts."""
         self.waiters.wake(s.phone for s in fresh)
         await self.on_change(InboxChange(tuple(dict.fromkeys(s.token for s in fresh if s.token))))
         for phone in dict.fromkeys(s.phone for s in fresh if s.token is None):
