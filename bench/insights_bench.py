@@ -63,13 +63,19 @@ async def mcp(emu: EmulatorProcess, data_dir: Path, toolsets: tuple[str, ...] = 
 
     from outperform_mcp.server.app import Selection, build_server
     from outperform_mcp.server.runtime import open_deps
-    from outperform_mcp.server.settings import ServerSettings
 
     async with (
-        open_deps(api_settings(emu, data_dir), ServerSettings()) as deps,
+        open_deps(settings(emu, data_dir)) as deps,
         Client(build_server(deps, Selection(toolsets=toolsets))) as client,
     ):
         yield client, deps
+
+
+def settings(emu: EmulatorProcess, data_dir: Path) -> Any:
+    """Default settings (the sync paced at its default rate), pointed at the emulator."""
+    from outperform_mcp.settings import Settings
+
+    return Settings(api=api_settings(emu, data_dir))
 
 
 # -- ground truth from the raw API -------------------------------------------------------------
@@ -389,12 +395,10 @@ async def large(emu: EmulatorProcess, data_dir: Path, runs: int) -> list[tuple[s
 
     from outperform_mcp.server.app import Selection, build_server
     from outperform_mcp.server.runtime import open_deps
-    from outperform_mcp.server.settings import ServerSettings
 
     out: list[tuple[str, str]] = []
-    async with open_deps(api_settings(emu, data_dir), ServerSettings()) as deps:
+    async with open_deps(settings(emu, data_dir)) as deps:
         mirror = deps.mirror
-        assert mirror is not None
         emu.latency(100)
         emu.reset_stats()
         started = time.perf_counter()

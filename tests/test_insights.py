@@ -13,17 +13,19 @@ import pytest
 from mcp import Client
 
 from outperform_mcp.server.app import Selection
+from outperform_mcp.settings import GuardSettings, MirrorSettings
 
-from .support import call, control, error_text, server_for
+from .support import call, control, error_text
+from .support import server_for as _server_for
 
 pytestmark = pytest.mark.anyio
 INSIGHTS = Selection(toolsets=("insights", "sql"))
 
 
-@pytest.fixture(autouse=True)
-def unpaced_sync(monkeypatch: pytest.MonkeyPatch) -> None:
+def server_for(emulator: Any, data_dir: Path, **kwargs: Any) -> Any:
     """The emulator is on loopback: no need to pace the sync's requests (keeps the tests fast)."""
-    monkeypatch.setenv("OUTPERFORM_SYNC_RATE", "0")
+    kwargs.setdefault("mirror", MirrorSettings(sync_rate=0))
+    return _server_for(emulator, data_dir, **kwargs)
 
 
 def raw(emulator: Any, headers: dict[str, str], path: str, **params: str) -> list[dict[str, Any]]:
@@ -193,15 +195,11 @@ async def test_sql_is_read_only_bounded_and_matches_the_api(
     assert "threads" in views.contents[0].text  # type: ignore[union-attr]
 
 
-async def test_own_template_send_is_in_the_mirror_at_once_and_once_after_sync(
-    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OUTPERFORM_APPROVAL_MODE", "none")
+async def test_own_template_send_is_in_the_mirror_at_once_and_once_after_sync(emulator: Any, tmp_path: Path) -> None:
+    selection = Selection(toolsets=("insights", "sql", "messaging"))
+    unattended = GuardSettings(approval_mode="none")
     async with (
-        server_for(emulator, tmp_path, selection=Selection(toolsets=("insights", "sql", "messaging"))) as (
-            server,
-            _,
-        ),
+        server_for(emulator, tmp_path, selection=selection, guard=unattended) as (server, _),
         Client(server) as c,
     ):
         await call(c, "segment", {"kind": "window_open", "refresh": True})
@@ -271,12 +269,9 @@ async def test_refresh_reports_progress_and_freshness(emulator: Any, tmp_path: P
     assert '"complete":true' in status.contents[0].text.replace(" ", "")  # type: ignore[union-attr]
 
 
-async def test_refresh_with_nothing_new_costs_one_call_per_kind(
-    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OUTPERFORM_SYNC_PAGE_SIZE", "10")  # many pages, so paging on would show
-    async with server_for(emulator, tmp_path) as (_, deps):
-        assert deps.mirror is not None
+async def test_refresh_with_nothing_new_costs_one_call_per_kind(emulator: Any, tmp_path: Path) -> None:
+    # Small pages, so paging on where it should stop would show.
+    async with server_for(emulator, tmp_path, mirror=MirrorSettings(sync_rate=0, sync_page_size=10)) as (_, deps):
         first = await deps.mirror.sync()
         control(emulator, "POST", "stats/reset")
         again = await deps.mirror.sync()

@@ -16,7 +16,6 @@ reading one twice is harmless. One pass runs at a time (a lock), whoever asked: 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,9 +27,9 @@ import anyio.abc
 
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
+from ..settings import MirrorSettings
 from ..store import mirror, mirror_sql  # noqa: F401  (mirror_sql: the views, so the schema is whole)
-from ..store.db import Store
-from .settings import MirrorSettings
+from ..store.db import Connection, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -118,15 +117,10 @@ class Mirror:
 
     # -- reads -------------------------------------------------------------------------------
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> tuple[T, mirror.Freshness]:
+    async def read(self, fn: Callable[[Connection], T]) -> tuple[T, mirror.Freshness]:
         """Answer from the mirror: local webhook events and sends folded in first, then ``fn``, in one
         transaction, with how fresh the answer is."""
-
-        def run(conn: sqlite3.Connection) -> tuple[T, mirror.Freshness]:
-            mirror.absorb_local(conn)
-            return fn(conn), mirror.freshness(conn)
-
-        return await self.store.run(run)
+        return await self.store.run(mirror.answering(fn))
 
     async def refresh(self, *, max_seconds: float | None = None, progress: Progress | None = None) -> bool:
         """An incremental pass now (waiting for one in progress), bounded in time; True if it finished."""
@@ -162,11 +156,7 @@ class Mirror:
             labels = await self.api.list_labels()
             done = replace(state, complete=True, run_started_at=now, watermark=now, calls=state.calls + 1)
 
-            def save(conn: sqlite3.Connection) -> None:
-                mirror.upsert_labels(conn, labels)
-                mirror.save_state(conn, done)
-
-            await self.store.run(save)
+            await self.store.run(lambda conn: mirror.store_labels(conn, labels, done))
             return 1, len(labels)
         if not state.complete:
             return await self._first_pass(kind, state, now, progress)
@@ -186,19 +176,7 @@ class Mirror:
         self, kind: str, items: Sequence[Any], now: int, state: mirror.SyncState | None = None
     ) -> int:
         """Store one page, and the checkpoint past it, in one transaction."""
-
-        def run(conn: sqlite3.Connection) -> int:
-            if kind == "contacts":
-                mirror.upsert_contacts(conn, items, now)
-            elif kind == "conversations":
-                mirror.upsert_conversations(conn, items)
-            else:
-                mirror.upsert_chatbot(conn, items)
-            if state is not None:
-                mirror.save_state(conn, state)
-            return len(items)
-
-        return await self.store.run(run)
+        return await self.store.run(lambda conn: mirror.store_page(conn, kind, items, now, state))
 
     async def _known(self, items: Sequence[Any]) -> bool:
         tokens = [c.token for c in items]

@@ -13,10 +13,12 @@ specific and lives in ``mirror_fts``.
 from __future__ import annotations
 
 import hashlib
+import re
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from ..api import models as api
 from . import contacts as contact_state
@@ -111,10 +113,16 @@ CREATE TABLE IF NOT EXISTS mirror_cursor (source TEXT PRIMARY KEY, position TEXT
 """
 
 KINDS = ("labels", "contacts", "conversations", "chatbot")
+T = TypeVar("T")
 # A provisional copy (webhook, own send) and the API's copy are one message when this close.
 SAME_MESSAGE_S = 300
 # Sends are absorbed again this far back, so one that turned 'sent' late is not missed.
 SEND_RESCAN_S = 3600
+
+
+def _digits(phone: str) -> str:
+    """The API's numbers are E.164 digits already (assumption); separators are dropped to be sure."""
+    return re.sub(r"\D", "", phone)
 
 
 def epoch(moment: datetime) -> int:
@@ -224,7 +232,7 @@ def upsert_contacts(conn: sqlite3.Connection, items: Sequence[api.Contact], now:
             (
                 c.token,
                 c.name,
-                contact_state.digits(c.phone),
+                _digits(c.phone),
                 c.email,
                 epoch(c.created_at) if c.created_at else None,
                 now,
@@ -505,3 +513,36 @@ def _api_copy(
         (token, direction, at - SAME_MESSAGE_S, at + SAME_MESSAGE_S, text, int(template), at),
     ).fetchone()
     return int(row[0]) if row else None
+
+
+# -- one transaction each, for the sync engine and the tools ----------------------------------
+
+
+def store_labels(conn: sqlite3.Connection, labels: Sequence[api.Label], state: SyncState) -> None:
+    upsert_labels(conn, labels)
+    save_state(conn, state)
+
+
+def store_page(
+    conn: sqlite3.Connection, kind: str, items: Sequence[Any], now: int, state: SyncState | None = None
+) -> int:
+    """One page of ``kind`` and (on a first pass) the checkpoint past it, in the caller's transaction."""
+    if kind == "contacts":
+        upsert_contacts(conn, items, now)
+    elif kind == "conversations":
+        upsert_conversations(conn, items)
+    else:
+        upsert_chatbot(conn, items)
+    if state is not None:
+        save_state(conn, state)
+    return len(items)
+
+
+def answering(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], tuple[T, Freshness]]:
+    """``fn`` over the mirror with local events and sends folded in first, and how fresh it is."""
+
+    def run(conn: sqlite3.Connection) -> tuple[T, Freshness]:
+        absorb_local(conn)
+        return fn(conn), freshness(conn)
+
+    return run

@@ -19,9 +19,9 @@ from ...store import mirror_fts, mirror_queries
 from ...store.mirror import Freshness, iso
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
+from ..params import EndDate, StartDate, Token, check_range
 from ..registry import tool
 from ..views import MESSAGE_CHARS, UNTRUSTED_NOTE
-from .params import EndDate, StartDate, Token, check_range
 
 Refresh = Annotated[bool, Field(description="Sync recent changes from the API first (slower)")]
 LabelName = Annotated[str, Field(min_length=1, max_length=60, description="Only contacts with this label")]
@@ -86,8 +86,6 @@ class SessionsResult(Fresh):
 
 def mirror_of(ctx: Ctx) -> Mirror:
     mirror = deps(ctx).mirror
-    if mirror is None:  # pragma: no cover - a wiring bug
-        raise ToolError("the mirror is not available in this server")
     mirror.start()
     return mirror
 

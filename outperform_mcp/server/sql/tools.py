@@ -8,13 +8,13 @@ import anyio.to_thread
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
-from ...store.mirror import freshness, iso
+from ...store.mirror import iso
 from ...store.mirror_sql import QueryError, run_query
 from ...textsafe import clean, trim
 from ..deps import Ctx
+from ..insights.tools import mirror_of
 from ..registry import tool
 from ..views import UNTRUSTED_NOTE
-from .insights import mirror_of
 
 VIEWS_URI = "outperform://mirror/views"
 
@@ -45,10 +45,4 @@ async def query_mirror(
     except QueryError as exc:
         raise ToolError(f"{exc} (views and columns: {VIEWS_URI})") from None
     rows = [[trim(clean(c), 600) if isinstance(c, str) else c for c in row] for row in result.rows]
-    out = QueryOut(columns=result.columns, rows=rows, truncated=result.truncated, as_of=iso(fresh.as_of))
-    if result.truncated:
-        out.columns = [*result.columns]
-    return out
-
-
-__all__ = ["VIEWS_URI", "freshness", "query_mirror"]
+    return QueryOut(columns=result.columns, rows=rows, truncated=result.truncated, as_of=iso(fresh.as_of))
