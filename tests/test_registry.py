@@ -22,6 +22,8 @@ ALL = {
     "outperform://inbox",
     "outperform://inbox/{token}",
 }
+# The opt-in toolsets' resources: served only when insights / sql are asked for.
+MIRROR = {"outperform://mirror/status", "outperform://mirror/views"}
 
 
 async def served(tmp_path: Path, selection: Selection) -> set[str]:
@@ -33,7 +35,7 @@ async def served(tmp_path: Path, selection: Selection) -> set[str]:
 
 def test_every_resource_belongs_to_a_toolset() -> None:
     load_all()
-    assert set(RESOURCES) == ALL
+    assert set(RESOURCES) == ALL | MIRROR
     assert {r.toolset for r in RESOURCES.values()} <= set(TOOLSETS)
 
 
@@ -45,6 +47,8 @@ def test_every_resource_belongs_to_a_toolset() -> None:
         (Selection(toolsets=("inbox",)), {"outperform://inbox", "outperform://inbox/{token}"}),
         (Selection(toolsets=("contacts",)), {"outperform://labels", "outperform://contacts/{token}"}),
         (Selection(toolsets=("messaging",)), set()),
+        (Selection(toolsets=("all",)), ALL | MIRROR),
+        (Selection(toolsets=("sql",)), {"outperform://mirror/views"}),
         (Selection(include=("get_conversation",)), {"outperform://contacts/{token}/conversation"}),
         (
             Selection(exclude=("list_inbound", "mark_handled", "wait_for_reply")),
