@@ -14,6 +14,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from pydantic import SecretStr
 
@@ -44,10 +45,24 @@ def sandbox_settings(settings: Settings, *, host: str = "127.0.0.1", port: int =
                 "data_dir": api.data_dir / "sandbox",
             }
         )
+        forget_mirror(sandboxed.data_dir)
         guard = settings.guard
         if guard.templates_file is None:  # send previews render the emulator's own template bodies
             guard = guard.model_copy(update={"templates_file": TEMPLATES_PATH})
         yield settings.model_copy(update={"api": sandboxed, "guard": guard})
+
+
+def forget_mirror(data_dir: Path) -> None:
+    """The emulator is seeded afresh on every run (its clock moves on), so a mirror kept from an
+    earlier run would hold the same messages at other times: start it empty."""
+    from .store import mirror
+    from .store.db import Store
+
+    store = Store(data_dir / "outperform.db")
+    try:
+        store.call(mirror.reset)
+    finally:
+        store.close()
 
 
 def run_emulator(settings: Settings, host: str, port: int) -> int:

@@ -108,3 +108,12 @@ def test_api_copy_replaces_a_provisional_webhook_row(tmp_path: Path) -> None:
     assert [tuple(r) for r in rows] == [("api", "webhook:1", 1767261600)]
     awaiting = store.call(lambda c: c.execute("SELECT awaiting_since FROM mirror_threads").fetchone()[0])
     assert awaiting == 1767261600
+
+
+def test_reset_forgets_everything_search_included(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "harga?", "inbound"))]))
+    store.call(mirror.reset)
+    assert store.call(lambda c: mirror_fts.search(c, "harga", mirror_fts.Filters())) == ([], 0)
+    assert store.call(lambda c: c.execute("SELECT COUNT(*) FROM mirror_threads").fetchone()[0]) == 0
+    assert store.call(mirror.freshness) == mirror.Freshness(None, False)

@@ -515,6 +515,21 @@ def _api_copy(
     return int(row[0]) if row else None
 
 
+def reset(conn: sqlite3.Connection) -> None:
+    """Forget the whole mirror (the account behind it changed); the next sync starts a first pass."""
+    for table in (
+        "mirror_contacts",
+        "mirror_contact_labels",
+        "mirror_labels",
+        "mirror_messages",
+        "mirror_threads",
+        "mirror_chatbot",
+        "mirror_chatbot_messages",
+        "mirror_sync",
+    ):  # mirror_cursor stays: webhook events and sends from before are not folded in again
+        conn.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+
+
 # -- one transaction each, for the sync engine and the tools ----------------------------------
 
 
