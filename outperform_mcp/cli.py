@@ -42,7 +42,8 @@ def parser() -> argparse.ArgumentParser:
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8900)
     sub.add_parser("check", help="verify the credentials and print the access token's expiry")
-    sub.add_parser("sync", help="fill (or refresh) the local mirror now, with progress on stderr; resumable")
+    sy = sub.add_parser("sync", help="fill (or refresh) the local mirror now, with progress on stderr; resumable")
+    sy.add_argument("--full", action="store_true", help="forget the mirror and read the whole account again")
     return p
 
 
@@ -57,7 +58,7 @@ async def _check(api_settings: ApiSettings) -> None:
         print(f"access token valid until {expiry.isoformat() if expiry else 'unknown'}")
 
 
-async def _sync(settings: Settings) -> None:
+async def _sync(settings: Settings, full: bool) -> None:
     from .api.client import OutPerformClient
     from .mirror.sync import Mirror
     from .store.db import Store
@@ -70,6 +71,10 @@ async def _sync(settings: Settings) -> None:
 
     store = Store(settings.api.data_dir / "outperform.db")
     try:
+        if full:  # contacts are refreshed newest first, so an edited older contact needs this
+            from .store import mirror
+
+            store.call(mirror.reset)
         async with OutPerformClient(settings.api) as api:
             report = await Mirror(api, store, settings.mirror).sync(progress=progress)
     finally:
@@ -131,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command == "check":
                 anyio.run(_check, target.api)
             elif args.command == "sync":
-                anyio.run(_sync, target)
+                anyio.run(_sync, target, args.full)
             else:
                 anyio.run(_serve, args, target)
         return 0

@@ -91,6 +91,8 @@ def mirror_of(ctx: Ctx) -> Mirror:
 
 
 async def refreshed(ctx: Ctx, refresh: bool) -> Mirror:
+    """The mirror, after an incremental sync when asked (bounded in time: past the bound the answer
+    comes from the mirror as it is, and its ``as_of`` says how old that is)."""
     mirror = mirror_of(ctx)
     if refresh:
 
