@@ -33,6 +33,10 @@ class GuardSettings(BaseSettings):
     opt_out_labels: CsvList = Field(
         default_factory=lambda: ["opt-out"], description="Contact labels that block every send"
     )
+    opt_out_phrases: CsvList = Field(
+        default_factory=list,
+        description="Extra phrases that mean 'stop messaging me', added to the built-in English and Malay ones",
+    )
     template_allowlist: CsvList = Field(default_factory=list, description="Templates that may be sent (empty: any)")
     templates_file: Path | None = Field(
         None, description="JSON list of templates (name, body with {{1}}…, parameters) used to render previews"

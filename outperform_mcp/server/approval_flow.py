@@ -196,7 +196,8 @@ async def finish(ctx: Ctx, prepared: Prepared, answer: ElicitationResult[Approve
     client = client_key(ctx, service)
     if service.mode == "none":
         with upstream():
-            return report(await service.approve_and_send(approval.id, by="none", client=client))
+            # Planned moments ago in this same call: no second round of look-ups.
+            return report(await service.approve_and_send(approval.id, by="none", client=client, recheck=False))
     if service.mode == "host":
         return prepared_result(
             prepared,

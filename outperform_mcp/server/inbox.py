@@ -29,6 +29,7 @@ from ..api.errors import OutPerformError
 from ..store import contacts
 from ..store import inbox as events
 from ..store.db import Store
+from ..store.optout import DEFAULT, OptOutRules
 from .inbox_settings import InboxSettings
 from .push import HandshakeSubscriptions
 
@@ -95,8 +96,10 @@ class Inbox:
         bus: InMemorySubscriptionBus,
         api: OutPerformClient | None,
         settings: InboxSettings | None = None,
+        opt_out: OptOutRules = DEFAULT,
     ) -> None:
         self.store = store
+        self.opt_out = opt_out
         self.bus = bus
         self.api = api
         self.settings = settings or InboxSettings()
@@ -168,7 +171,9 @@ class Inbox:
     async def _commit(self, batch: list[_Pending]) -> None:
         now = datetime.now(UTC)
         try:
-            results = await self.store.run(lambda conn: [events.insert(conn, p.event, now) for p in batch])
+            results = await self.store.run(
+                lambda conn: [events.insert(conn, p.event, now, self.opt_out) for p in batch]
+            )
             for pending, result in zip(batch, results, strict=True):
                 pending.result = result
         except Exception:
@@ -187,7 +192,7 @@ class Inbox:
             log.exception("notifying about new inbound messages failed")
 
     async def _insert_one(self, event: events.NewEvent, now: datetime) -> events.Stored:
-        return await self.store.run(lambda conn: events.insert(conn, event, now))
+        return await self.store.run(lambda conn: events.insert(conn, event, now, self.opt_out))
 
     async def _after_commit(self, stored: Sequence[events.Stored]) -> None:
         fresh = [s for s in stored if not s.duplicate]

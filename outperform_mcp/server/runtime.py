@@ -53,7 +53,7 @@ async def open_deps(
             bus = InMemorySubscriptionBus()
             guard = SendService(api, store, GuardSettings())
             await guard.start()
-            inbox = Inbox(store, bus, api, inbox_settings or InboxSettings())
+            inbox = Inbox(store, bus, api, inbox_settings or InboxSettings(), guard.opt_out)
             deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, settings=server_settings)
             await services.start(inbox.run)
             try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .db import SCHEMAS
+from .optout import DEFAULT, OptOutRules
 
 SCHEMAS["contact_state"] = """
 CREATE TABLE IF NOT EXISTS contact_state (
@@ -24,16 +25,10 @@ CREATE TABLE IF NOT EXISTS contact_state (
 CREATE INDEX IF NOT EXISTS contact_state_token ON contact_state(token);
 """
 
-_OPT_OUT = re.compile(
-    r"^\s*(stop|stop all|unsubscribe|cancel|end|quit|opt[ -]?out|berhenti)\s*[.!]*\s*$"
-    r"|\b(unsubscribe me|stop (messaging|texting|sending|contacting) me|remove me from)\b",
-    re.IGNORECASE,
-)
 
-
-def is_opt_out(text: str) -> bool:
+def is_opt_out(text: str, rules: OptOutRules = DEFAULT) -> bool:
     """True for messages that ask to stop receiving messages (STOP, unsubscribe and the like)."""
-    return bool(_OPT_OUT.search(text))
+    return rules.matches(text)
 
 
 def digits(phone: str) -> str:
@@ -62,7 +57,13 @@ def _row(row: sqlite3.Row | None) -> ContactState | None:
 
 
 def record_inbound(
-    conn: sqlite3.Connection, *, phone: str, at: datetime, text: str, token: str | None = None
+    conn: sqlite3.Connection,
+    *,
+    phone: str,
+    at: datetime,
+    text: str,
+    token: str | None = None,
+    rules: OptOutRules = DEFAULT,
 ) -> ContactState:
     """Note an inbound message: moves the window forward, opts out on STOP-like text."""
     phone = digits(phone)
@@ -73,7 +74,7 @@ def record_inbound(
              last_inbound_at = MAX(COALESCE(contact_state.last_inbound_at, ''), excluded.last_inbound_at)""",
         (phone, token, at.isoformat()),
     )
-    if is_opt_out(text):
+    if is_opt_out(text, rules):
         conn.execute(
             "UPDATE contact_state SET opted_out_at = ?, opt_out_text = ? WHERE phone = ? AND opted_out_at IS NULL",
             (at.isoformat(), text[:200], phone),
