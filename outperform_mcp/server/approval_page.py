@@ -20,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from ..guard.preview import fmt_time
 from ..guard.service import BatchStatus, GuardError
+from ..textsafe import one_line
 from .approval_flow import APPROVAL_PATH
 from .deps import Deps
 
@@ -38,7 +39,8 @@ _MAX_FORM = 4096
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
-.msg{border:1px solid #ccc;border-radius:6px;padding:.75rem;margin:.75rem 0}
+.msg{border-collapse:collapse;margin:.75rem 0;width:100%}
+.msg td,.msg th{border:1px solid #ccc;padding:.5rem;vertical-align:top;text-align:left}
 .text{white-space:pre-wrap;background:#f6f6f6;padding:.5rem;border-radius:4px;font-family:inherit}
 .repeat{color:#a40;font-weight:bold}.meta{color:#666;font-size:.9em}
 button{font-size:1.1em;padding:.5rem 1.5rem;margin-right:1rem;cursor:pointer}
@@ -63,7 +65,8 @@ _INVALID = "<p>This approval link is not valid. Ask the assistant to prepare the
 
 
 def _messages(batch: BatchStatus) -> str:
-    parts = []
+    # Recipients as table cells, never run-on text: a name cannot pose as a second recipient or number.
+    rows = []
     for s in batch.sends:
         what = f"template <b>{_e(s.template)}</b>" if s.template else "free-text message"
         text = s.text or "(template body not known to this server; parameters: " + ", ".join(s.params) + ")"
@@ -74,12 +77,13 @@ def _messages(batch: BatchStatus) -> str:
                 f"or is about to (send #{s.repeat_of}).</p>"
             )
         status = "" if s.status in ("prepared", "approved") else f' <span class="meta">[{_e(s.status)}]</span>'
-        parts.append(
-            f'<div class="msg"><div>{s.seq}. To <b>{_e(s.name or "(no name)")}</b> '
-            f"(+{_e(s.phone.lstrip('+'))}) · {what}{status}</div>"
-            f'<div class="text">{_e(text)}</div>{repeat}</div>'
+        rows.append(
+            f'<tr><td>{s.seq}</td><td class="name">{_e(one_line(s.name, 60) or "(no name)")}</td>'
+            f'<td class="number">+{_e(s.phone.lstrip("+"))}</td><td>{what}{status}'
+            f'<div class="text">{_e(text)}</div>{repeat}</td></tr>'
         )
-    return "".join(parts)
+    head = "<tr><th>#</th><th>Name</th><th>Number</th><th>Message</th></tr>"
+    return f'<table class="msg">{head}{"".join(rows)}</table>'
 
 
 def _preview(batch: BatchStatus, form_token: str, action: str) -> str:

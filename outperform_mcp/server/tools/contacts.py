@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ...api.errors import DuplicateRecord, OutPerformError
 from ...api.models import NewContact
 from ...guard.lookup import look_up
+from ...textsafe import has_breaks_or_controls
 from ..deps import Ctx, deps
 from ..errors import upstream
 from ..registry import tool
@@ -96,6 +97,13 @@ async def create_contact(
 ) -> ContactOut:
     """Add a contact (lead). Search first: an existing number is refused. Returns it with its
     token."""
+    # A name or label is shown to the human who approves sends: one line of visible text only.
+    for what, value in [("name", name), *(("label", label) for label in labels)]:
+        if has_breaks_or_controls(value):
+            raise ToolError(
+                f"the {what} {value[:40]!r} holds a line break or a control character: "
+                "pass it as one line of plain text"
+            )
     digits = re.sub(r"[^0-9]", "", phone)
     hints: dict[type[OutPerformError], str] = {
         DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
