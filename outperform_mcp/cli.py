@@ -12,7 +12,7 @@ from contextlib import contextmanager, suppress
 import anyio
 from pydantic import SecretStr, ValidationError
 
-from . import __version__
+from . import __version__, logs
 from .api.errors import OutPerformError
 from .api.settings import ApiSettings
 from .guard.settings import GuardSettings
@@ -167,9 +167,7 @@ async def _serve(args: argparse.Namespace, api_settings: ApiSettings, srv: Serve
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, sys.stderr)
     try:
         if args.command == "sandbox":
             return run_sandbox(args)
