@@ -52,7 +52,8 @@ async def test_approval_link_secret_is_not_logged_at_debug(
     written = debug_log.getvalue()
     assert "DEBUG" in written  # the level really was DEBUG
     assert secret not in written
-    assert "/approvals/" in written and "/***" in written
+    assert "/approvals/" in written
+    assert "/***" in written
 
 
 @pytest.mark.parametrize(
