@@ -41,7 +41,9 @@ async def test_stop_while_pending_refuses_at_commit(emulator: Any, tmp_path: Pat
             )
         else:  # a STOP the API's conversation shows
             control(emulator, "POST", "inbound", {"prospect_token": p.daniel, "text": "STOP", "deliver": False})
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "refused"
     assert codes(out) == ["opted_out"]
     assert "opted out" in out["message"] or "opted out" in out["refusals"][0]["reason"]
@@ -56,7 +58,9 @@ async def test_template_dropped_from_allow_list_while_pending_is_refused(emulato
     ):
         prepared = await call(c, "send_template", {"tokens": [p.aisha], "template": TEMPLATE})
         deps.guard.settings.template_allowlist = ["another_template"]  # as after a restart with a new list
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "refused"
     assert codes(out) == ["template_not_allowed"]
     assert sent(emulator) == []
@@ -71,7 +75,9 @@ async def test_window_closed_by_the_time_of_sending_is_refused(emulator: Any, tm
         prepared = await call(c, "send_message", {"token": p.daniel, "text": "Hi"})
         later = datetime.now(UTC) + timedelta(hours=23, minutes=59)
         deps.guard.clock = deps.guard.planner.clock = lambda: later  # the human answers a day later
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "refused"
     assert codes(out) == ["window_closed"]
     assert sent(emulator) == []
@@ -83,7 +89,9 @@ async def test_contact_gone_by_the_time_of_sending_is_refused(emulator: Any, tmp
         prepared = await call(c, "send_template", {"tokens": [p.aisha], "template": TEMPLATE})
         state = emulator.emulator.state  # the contact is deleted in the CRM meanwhile
         state.contacts.remove(state.by_token.pop(p.aisha))
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "refused"
     assert codes(out) == ["unknown_contact"]
     assert sent(emulator) == []
@@ -157,7 +165,7 @@ async def test_commit_racing_a_send_in_progress_says_so(emulator: Any, tmp_path:
             journal.mark_sending(conn, journal.sends_of(conn, approval_id)[0].id, now)
 
         await deps.store.run(winner_mid_send)
-        out = await call(c, "commit_send", {"approval_id": approval_id})
+        out = await call(c, "commit_send", {"approval_id": approval_id, "commit_code": prepared["commit_code"]})
     assert out["status"] == "in_progress"
     assert "another call is sending" in out["message"].lower()
     assert "list_sends(approval_id=" in out["message"]

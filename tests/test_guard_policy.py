@@ -46,7 +46,9 @@ async def test_kill_switch_also_holds_at_commit(emulator: Any, tmp_path: Path) -
         prepared = await call(c, "send_message", {"token": p.daniel, "text": "Hi"})
         assert deps.guard is not None
         deps.guard.settings.sending_enabled = False  # switched off after the approval was prepared
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "refused"
     assert codes(out) == ["sending_disabled"]
     assert sent(emulator) == []

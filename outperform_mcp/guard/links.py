@@ -1,6 +1,6 @@
-"""Approval page link secrets: derived from a key kept beside the store, so the same pending
-approval always gets the same link (a re-call must not kill the link the human already opened),
-across restarts too, while the database holds only the secret's hash."""
+"""Approval secrets: the page link's secret and host mode's commit code, derived from a key kept
+beside the store, so the same pending approval always gets the same link (a re-call must not kill
+the link the human already opened), across restarts too, while the database holds no secret."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ def load_key(directory: Path | None) -> bytes:
     return key
 
 
-def link_secret(key: bytes, approval_id: str) -> str:
-    digest = hmac.new(key, f"approval-link:{approval_id}".encode(), hashlib.sha256).digest()
+def link_secret(key: bytes, approval_id: str, purpose: str = "approval-link") -> str:
+    """The secret for ``purpose`` (the page link, or a host-mode commit code) of one approval."""
+    digest = hmac.new(key, f"{purpose}:{approval_id}".encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")

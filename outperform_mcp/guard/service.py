@@ -250,14 +250,37 @@ class SendService:
         await self.store.run(run)
         return await self.status(approval_id)
 
-    def _check_client(self, approval: journal.ApprovalRecord | None, approval_id: str, client: str | None) -> None:
+    def commit_code(self, approval_id: str) -> str:
+        """Host mode: handed only to the call that prepared the send; commit_send must present it.
+        Over stateless HTTP (2026-07-28) this is all that tells the preparing client from another
+        one holding the same bearer token, since approval ids are visible in list_sends."""
+        return link_secret(self._link_key, approval_id, "commit")
+
+    def _check_client(
+        self,
+        approval: journal.ApprovalRecord | None,
+        approval_id: str,
+        client: str | None,
+        code: str | None = None,
+    ) -> None:
         if approval is None:
             raise GuardError(f"no approval {approval_id}: check the id with list_sends")
         if client is not None and not hmac.compare_digest(approval.client, client):
             raise GuardError("this approval was prepared for another client; prepare the send again from this one")
+        if code is not None and not hmac.compare_digest(self.commit_code(approval_id), code):
+            raise GuardError(
+                "commit_code does not match this approval: pass the commit_code returned with it "
+                "by send_message/send_template (only the call that prepared a send can commit it)"
+            )
 
     async def approve_and_send(
-        self, approval_id: str, *, by: str, client: str | None = None, recheck: bool = True
+        self,
+        approval_id: str,
+        *,
+        by: str,
+        client: str | None = None,
+        recheck: bool = True,
+        commit_code: str | None = None,
     ) -> BatchStatus:
         """Approve (if still pending) and send, once. ``client`` set: only the client that asked may.
 
@@ -266,7 +289,7 @@ class SendService:
         the send was planned. Only a send planned within this same call skips it.
         """
         before = await self.status_or_none(approval_id)
-        self._check_client(before.approval if before else None, approval_id, client)
+        self._check_client(before.approval if before else None, approval_id, client, commit_code)
         assert before is not None
         late: list[Refusal] = []
         if recheck and before.approval.status in ("pending", "approved") and before.sends:

@@ -59,6 +59,7 @@ class SendResult(BaseModel):
     message: str = Field(description="What happened and what to do next")
     approval_id: str | None = None
     approval_url: str | None = Field(None, description="Give to the user to approve; never open it yourself")
+    commit_code: str | None = Field(None, description="host mode: pass to commit_send with approval_id")
     expires_at: datetime | None = None
     allowed_because: list[str] = []
     refusals: list[RefusalOut] = []
