@@ -105,6 +105,8 @@ async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> Non
         allowed_hosts=deps.settings.allowed_hosts,
         allowed_origins=deps.settings.allowed_origins,
         extra_routes=extra_routes(deps),
+        sessions_per_client=deps.settings.sessions_per_client,
+        session_idle_timeout=deps.settings.session_idle_timeout,
     )
     deps.public_url = deps.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     sock = listen(host, port)

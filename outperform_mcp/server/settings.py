@@ -21,6 +21,15 @@ class ServerSettings(BaseSettings):
         description="Extra Host values accepted over HTTP (DNS-rebinding protection stays on)",
     )
     allowed_origins: CsvList = Field(default_factory=list, description="Extra Origin values accepted over HTTP")
+    sessions_per_client: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="HTTP, handshake era: open sessions per client (token + address); more evict its oldest",
+    )
+    session_idle_timeout: float = Field(
+        600.0, gt=0, le=86_400, description="HTTP, handshake era: seconds an idle session is kept"
+    )
     toolsets: CsvList = Field(default_factory=list, description="Toolsets to enable (default: all)")
     read_only: bool = Field(False, description="Hide every tool that changes anything")
     listen_host: str = Field("127.0.0.1", description="stdio mode: host of the side listener (approval page, webhook)")
