@@ -94,3 +94,21 @@ def get_state(conn: sqlite3.Connection, *, phone: str | None = None, token: str 
     if token:
         return _row(conn.execute("SELECT * FROM contact_state WHERE token = ?", (token,)).fetchone())
     return None
+
+
+SCHEMAS["created_contacts"] = """
+CREATE TABLE IF NOT EXISTS created_contacts (
+    token TEXT PRIMARY KEY,              -- prospect_token the API returned
+    phone TEXT NOT NULL                  -- digits, as sent to POST /contacts
+);
+"""
+
+
+def remember_created(conn: sqlite3.Connection, *, token: str, phone: str) -> None:
+    """A contact this server created: found again by its number, whatever the API's search does with tokens."""
+    conn.execute("INSERT OR REPLACE INTO created_contacts (token, phone) VALUES (?, ?)", (token, digits(phone)))
+
+
+def created_phone(conn: sqlite3.Connection, token: str) -> str | None:
+    row = conn.execute("SELECT phone FROM created_contacts WHERE token = ?", (token,)).fetchone()
+    return str(row["phone"]) if row else None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from ...api.errors import DuplicateRecord, OutPerformError
 from ...api.models import NewContact
 from ...guard.lookup import look_up
+from ...store.contacts import remember_created
 from ...textsafe import has_breaks_or_controls
 from ..deps import Ctx, deps
 from ..errors import upstream
@@ -108,10 +109,10 @@ async def create_contact(
     hints: dict[type[OutPerformError], str] = {
         DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
     }
+    d = deps(ctx)
     with upstream(hints):
-        created = await deps(ctx).api.create_contact(
-            NewContact(name=name.strip(), phone=digits, email=email, labels=labels)
-        )
+        created = await d.api.create_contact(NewContact(name=name.strip(), phone=digits, email=email, labels=labels))
+    await d.store.run(lambda conn: remember_created(conn, token=created.token, phone=digits))
     return ContactOut.of(created)
 
 
