@@ -3,7 +3,8 @@
 Order of checks: secret (before the body is read), size, JSON, shape, event type. Each refusal is
 a clear 4xx with a one-line reason and is counted; an accepted event is answered 200 only after
 it is committed. If storing fails or takes too long the answer is 503, so OutPerform delivers it
-again (duplicates are recognised). Nothing here logs a URL, a header or a body: the URL carries
+again (duplicates are recognised; ASSUMPTION: that OutPerform redelivers after a 503 is not on
+its page, so a lost event is only as safe as that). Nothing here logs a URL, a header or a body: the URL carries
 the secret and the body is customer data.
 """
 
