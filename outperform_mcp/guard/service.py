@@ -22,6 +22,7 @@ import anyio
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError, SendOutcomeUnknown
 from ..store import journal
+from ..store.contacts import digits
 from ..store.db import Store
 from ..store.optout import OptOutRules
 from . import policy
@@ -385,9 +386,14 @@ class SendService:
             shown = row.name or row.token
             if person is None:
                 refusals.append(
-                    Refusal("unknown_contact", f"contact {shown} no longer exists", "check the contact", row.token)
+                    Refusal(
+                        "unknown_contact",
+                        f"contact {shown} no longer exists",
+                        "find the contact again with search_contacts and prepare the send again",
+                        row.token,
+                    )
                 )
-            elif person.phone != row.phone:
+            elif digits(person.phone) != digits(row.phone):
                 refusals.append(
                     Refusal(
                         "contact_changed",
