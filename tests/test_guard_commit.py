@@ -171,3 +171,17 @@ async def test_commit_racing_a_send_in_progress_says_so(emulator: Any, tmp_path:
     assert "list_sends(approval_id=" in out["message"]
     assert "connection broke" not in out["message"]
     assert sent(emulator) == []
+
+
+async def test_number_changed_by_the_time_of_sending_is_refused(emulator: Any, tmp_path: Path) -> None:
+    """The human approved a number; if the contact's number changed since, that is not what they approved."""
+    p = people(emulator)
+    async with guarded(emulator, tmp_path, approval_mode="host") as (server, _), Client(server) as c:
+        prepared = await call(c, "send_template", {"tokens": [p.aisha], "template": TEMPLATE})
+        emulator.emulator.state.by_token[p.aisha].contact = "60190009999"
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
+    assert out["status"] == "refused"
+    assert codes(out) == ["contact_changed"]
+    assert sent(emulator) == []
