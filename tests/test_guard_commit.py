@@ -185,3 +185,20 @@ async def test_number_changed_by_the_time_of_sending_is_refused(emulator: Any, t
     assert out["status"] == "refused"
     assert codes(out) == ["contact_changed"]
     assert sent(emulator) == []
+
+
+async def test_api_trouble_at_the_recheck_sends_nothing_and_keeps_the_approval(emulator: Any, tmp_path: Path) -> None:
+    p = people(emulator)
+    no_retries = {"retry_attempts": 1}
+    async with guarded(emulator, tmp_path, approval_mode="host", api=no_retries) as (server, _), Client(server) as c:
+        prepared = await call(c, "send_template", {"tokens": [p.aisha], "template": TEMPLATE})
+        args = {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        control(emulator, "POST", "faults", {"rules": [{"operation": "*", "kind": "malformed", "count": 100}]})
+        await error_text(c, "commit_send", args)
+        control(emulator, "DELETE", "faults")
+        still = await call(c, "list_sends", {"approval_id": prepared["approval_id"]})
+        assert [i["status"] for i in still["items"]] == ["prepared"]
+        assert sent(emulator) == []
+        done = await call(c, "commit_send", args)
+    assert done["status"] == "sent"
+    assert len(sent(emulator)) == 1
