@@ -57,7 +57,8 @@ async def test_template_dropped_from_allow_list_while_pending_is_refused(emulato
         Client(server) as c,
     ):
         prepared = await call(c, "send_template", {"tokens": [p.aisha], "template": TEMPLATE})
-        deps.guard.settings.template_allowlist = ["another_template"]  # as after a restart with a new list
+        # as after a restart with a new list
+        deps.guard.settings = deps.guard.settings.model_copy(update={"template_allowlist": ("another_template",)})
         out = await call(
             c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
         )

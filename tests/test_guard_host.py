@@ -16,7 +16,7 @@ import pytest
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
-from outperform_mcp.server.settings import ServerSettings
+from outperform_mcp.settings import ServerSettings
 
 from .guard_harness import MODES, guarded, http_app, people, sent
 from .support import call, error_text

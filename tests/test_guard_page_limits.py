@@ -12,7 +12,7 @@ import pytest
 from mcp import Client
 from starlette.applications import Starlette
 
-from outperform_mcp.server.approval_page import approval_routes
+from outperform_mcp.server.messaging.approval_page import approval_routes
 
 from .guard_harness import guarded, people
 from .support import call

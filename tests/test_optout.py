@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from outperform_mcp.guard.settings import GuardSettings
+from outperform_mcp.settings import GuardSettings
 from outperform_mcp.store.optout import DEFAULT, OptOutRules
 
 HITS = [

@@ -12,9 +12,8 @@ import pytest
 from mcp import Client
 
 from outperform_mcp.server.app import build_server
-from outperform_mcp.server.inbox_settings import InboxSettings
 from outperform_mcp.server.runtime import open_deps
-from outperform_mcp.server.settings import ServerSettings
+from outperform_mcp.settings import InboxSettings, Settings
 
 from .support import api_settings, error_text
 
@@ -25,7 +24,7 @@ pytestmark = pytest.mark.anyio
 async def client(emulator: Any, tmp_path: Path) -> AsyncIterator[Client]:
     inbox = InboxSettings.model_validate({"webhook_secret": "s" * 32})
     async with (
-        open_deps(api_settings(emulator, tmp_path), ServerSettings(), inbox) as deps,
+        open_deps(Settings(api=api_settings(emulator, tmp_path), inbox=inbox)) as deps,
         Client(build_server(deps)) as c,
     ):
         yield c

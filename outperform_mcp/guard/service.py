@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,16 +20,15 @@ import anyio
 
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError, SendOutcomeUnknown
+from ..settings import GuardSettings
 from ..store import journal
-from ..store.contacts import digits
-from ..store.db import Store
+from ..store.db import Connection, Store
 from ..store.optout import OptOutRules
 from . import policy
 from .links import link_secret, load_key
-from .model import Draft, GuardError, Plan, Recipient, Refusal, digest_of, now_utc
+from .model import Draft, GuardError, Plan, Recipient, Refusal, digest_of, now_utc, phone_digits
 from .planner import Planner
 from .preview import render_text
-from .settings import GuardSettings
 from .templates import Catalogue
 
 __all__ = ["BatchStatus", "Channel", "GuardError", "Prepared", "SendService"]
@@ -122,7 +120,7 @@ class SendService:
         """Settle what a previous process left mid-way. Never sends anything."""
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> journal.Recovery:
+        def run(conn: Connection) -> journal.Recovery:
             found = journal.recover(conn, now)
             journal.expire_stale(conn, now)
             return found
@@ -163,7 +161,7 @@ class SendService:
         now = self.clock()
         ttl = timedelta(seconds=self.settings.approval_ttl)
 
-        def run(conn: sqlite3.Connection) -> tuple[PrepState, journal.ApprovalRecord]:
+        def run(conn: Connection) -> tuple[PrepState, journal.ApprovalRecord]:
             journal.expire_stale(conn, now)
             latest = journal.latest_approval(conn, digest=digest, client=client)
             if latest is not None:
@@ -243,7 +241,7 @@ class SendService:
         """The human said no (or did not answer): the approval and its messages are closed, unsent."""
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Connection) -> None:
             journal.transition(
                 conn, approval_id, from_status="pending", to_status=status, at=now, by=by, note=note, send_status=status
             )
@@ -297,7 +295,7 @@ class SendService:
             late = await self._recheck(before.sends)
         now = self.clock()
 
-        def claim(conn: sqlite3.Connection) -> tuple[list[journal.SendRecord], list[Refusal]]:
+        def claim(conn: Connection) -> tuple[list[journal.SendRecord], list[Refusal]]:
             journal.expire_stale(conn, now)
             approval = journal.get_approval(conn, approval_id)
             self._check_client(approval, approval_id, client)
@@ -339,11 +337,7 @@ class SendService:
                 )
                 log.error("approval %s: journal payload does not match its digest; refused", approval_id[:8])
                 return [], [Refusal("tampered", note, "prepare the send again")]
-            usage = policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
-            _, refusals = policy.switch_and_quota(self.settings, usage, len(rows))
+            _, refusals = policy.switch_and_quota(self.settings, journal.usage(conn, now), len(rows))
             if refusals:
                 journal.transition(
                     conn,
@@ -393,7 +387,7 @@ class SendService:
                         row.token,
                     )
                 )
-            elif digits(person.phone) != digits(row.phone):
+            elif phone_digits(person.phone) != phone_digits(row.phone):
                 refusals.append(
                     Refusal(
                         "contact_changed",
@@ -442,7 +436,7 @@ class SendService:
         """The batch behind a page link, or None when the link is wrong (no hint which part)."""
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> journal.ApprovalRecord | None:
+        def run(conn: Connection) -> journal.ApprovalRecord | None:
             journal.expire_stale(conn, now)
             return journal.get_approval(conn, approval_id)
 
@@ -472,7 +466,7 @@ class SendService:
     # -- reading ----------------------------------------------------------------------------
 
     async def status_or_none(self, approval_id: str) -> BatchStatus | None:
-        def run(conn: sqlite3.Connection) -> BatchStatus | None:
+        def run(conn: Connection) -> BatchStatus | None:
             journal.expire_stale(conn, self.clock())
             approval = journal.get_approval(conn, approval_id)
             return BatchStatus(approval, journal.sends_of(conn, approval_id)) if approval else None
@@ -480,7 +474,7 @@ class SendService:
         return await self.store.run(run)
 
     async def status(self, approval_id: str) -> BatchStatus:
-        def run(conn: sqlite3.Connection) -> BatchStatus:
+        def run(conn: Connection) -> BatchStatus:
             approval = journal.get_approval(conn, approval_id)
             if approval is None:
                 raise GuardError(f"no approval {approval_id}: check the id with list_sends")
@@ -510,7 +504,7 @@ class SendService:
     ) -> list[tuple[journal.SendRecord, journal.ApprovalRecord]]:
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> list[tuple[journal.SendRecord, journal.ApprovalRecord]]:
+        def run(conn: Connection) -> list[tuple[journal.SendRecord, journal.ApprovalRecord]]:
             journal.expire_stale(conn, now)
             return journal.list_sends(conn, statuses=statuses, token=token, approval_id=approval_id, limit=limit)
 
@@ -518,11 +512,4 @@ class SendService:
 
     async def usage(self) -> policy.Usage:
         now = self.clock()
-
-        def run(conn: sqlite3.Connection) -> policy.Usage:
-            return policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
-
-        return await self.store.run(run)
+        return await self.store.run(lambda conn: journal.usage(conn, now))

@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
-from .sessions import cap_sessions_per_client
+from .sdk_private import cap_sessions_per_client
 
 SCOPE = "outperform"
 MAX_SESSIONS = 1000  # all clients together; one session holds some tens of kB

@@ -18,13 +18,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..api.errors import OutPerformError
-from ..guard.preview import fmt_time
-from ..guard.service import BatchStatus, GuardError
-from ..textsafe import one_line
+from ...api.errors import OutPerformError
+from ...guard.preview import fmt_time
+from ...guard.service import BatchStatus, GuardError
+from ...textsafe import one_line
+from ..bodies import BodyTooLarge, read_capped
+from ..deps import Deps
 from .approval_flow import APPROVAL_PATH
-from .bodies import BodyTooLarge, read_capped
-from .deps import Deps
 
 log = logging.getLogger(__name__)
 
