@@ -62,6 +62,8 @@ class SendResult(BaseModel):
     allowed_because: list[str] = []
     refusals: list[RefusalOut] = []
     messages: list[MessageOut] = []
+    campaign_id: str | None = Field(None, description="The campaign this batch belongs to (get_campaign)")
+    reply_cursor: int | None = Field(None, description="Pass as since to wait_for_reply/list_inbound for replies")
 
 
 class SendLogEntry(BaseModel):

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from ...guard.campaigns import tracking
 from ...guard.service import GuardError, Prepared, SendService
 from ...store.journal import ApprovalRecord, SendRecord
 from ...textsafe import trim
@@ -37,6 +38,21 @@ InstanceId = Annotated[
     Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Sending instance (default: configured)"),
 ]
 DryRun = Annotated[bool, Field(description="Return exactly what would be sent; send nothing, ask nobody")]
+CampaignName = Annotated[
+    str | None,
+    Field(min_length=1, max_length=80, description="Campaign to add this send to (new name: a new campaign)"),
+]
+Param = Annotated[str, Field(max_length=1024)]
+
+
+async def tracked(ctx: Ctx, result: SendResult) -> SendResult:
+    """The result with its campaign and the inbox cursor to wait for replies from."""
+    if result.status == "dry_run":
+        return result
+    found = await tracking(service_of(ctx).store, result.approval_id)
+    result.campaign_id = found.campaign.id if found.campaign else None
+    result.reply_cursor = found.reply_cursor
+    return result
 
 
 # -- tools -----------------------------------------------------------------------------------
@@ -49,13 +65,14 @@ async def send_message(
     text: Annotated[str, Field(min_length=1, max_length=4096, description="Exact message text")],
     instance_id: InstanceId = None,
     dry_run: DryRun = False,
+    campaign: CampaignName = None,
     *,
     prepared: Annotated[Prepared, Resolve(prepare_message)],
     answer: Annotated[ElicitationResult[Approve], Resolve(ask_message)],
 ) -> SendResult:
     """Send free text to one contact; only within 24 h of their last message, else use
     send_template. A human approves every send; status says what happened."""
-    return await finish(ctx, prepared, answer)
+    return await tracked(ctx, await finish(ctx, prepared, answer))
 
 
 @tool("messaging", title="Send WhatsApp template", read_only=False, destructive=True)
@@ -64,17 +81,23 @@ async def send_template(
     tokens: Annotated[list[Token], Field(min_length=1, max_length=200, description="Recipient contact tokens")],
     template: Annotated[str, Field(min_length=1, max_length=512, description="Approved template name")],
     params: Annotated[
-        list[Annotated[str, Field(max_length=1024)]], Field(max_length=20, description="Template parameters, in order")
+        list[Param],
+        Field(max_length=20, description="Parameters in order; {first_name} or {name} is filled per contact"),
     ] = [],  # noqa: B006
+    per_recipient: Annotated[
+        dict[str, list[Param]] | None,
+        Field(max_length=200, description="token -> that contact's own parameters (instead of params)"),
+    ] = None,
     instance_id: InstanceId = None,
     dry_run: DryRun = False,
+    campaign: CampaignName = None,
     *,
     prepared: Annotated[Prepared, Resolve(prepare_template)],
     answer: Annotated[ElicitationResult[Approve], Resolve(ask_template)],
 ) -> SendResult:
-    """Send an approved template to one or more contacts (works outside the 24-hour window).
-    A human approves the whole batch at once; status says what happened."""
-    return await finish(ctx, prepared, answer)
+    """Send a template (see list_templates) to one or more contacts, outside the 24-hour window
+    too. One human approval per batch, which becomes a campaign (get_campaign)."""
+    return await tracked(ctx, await finish(ctx, prepared, answer))
 
 
 @tool("messaging", title="Commit a prepared send", read_only=False, destructive=True)
@@ -92,7 +115,7 @@ async def commit_send(
             batch = await service.approve_and_send(approval_id, by="host", client=client_key(ctx, service))
     except GuardError as exc:
         raise ToolError(str(exc)) from None
-    return report(batch)
+    return await tracked(ctx, report(batch))
 
 
 @tool("messaging", title="List sends", read_only=True)

@@ -1,0 +1,226 @@
+"""What became of a campaign: per recipient the send status, the first reply and any opt-out after
+it, and the totals (reply rate, median time to first reply, opt-outs).
+
+Replies come from two places: the inbox (webhooks this server stored) and the API's conversation
+(which also holds replies that arrived while no receiver was listening). Customer text is never
+returned here, only whether and when someone replied.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import anyio
+
+from ..api.client import OutPerformClient
+from ..api.errors import OutPerformError
+from ..api.models import Conversation
+from ..store import campaigns as store_campaigns
+from ..store import contacts
+from ..store import inbox as events
+from ..store.campaigns import Campaign
+from ..store.db import Store
+from ..store.journal import WENT_OUT, SendRecord
+from ..store.replies import cursor_before, reply_cursor_for_batch
+from .model import Draft
+
+_API_CONCURRENCY = 8
+PENDING = ("prepared", "approved", "sending")
+
+
+@dataclass
+class RecipientState:
+    token: str
+    name: str
+    phone: str
+    status: str  # pending, sent, failed, unknown, rejected, expired, refused (its latest message)
+    templates: list[str]
+    sent_at: datetime | None  # when its first message went out
+    replied_at: datetime | None = None
+    reply_source: str | None = None  # inbox | conversation
+    opted_out_at: datetime | None = None
+
+
+@dataclass
+class CampaignView:
+    campaign: Campaign
+    recipients: list[RecipientState]
+    as_of: datetime
+    inbox_cursor: int  # wait from here for replies to the campaign
+    api_errors: list[str] = field(default_factory=list)
+
+    @property
+    def reached(self) -> list[RecipientState]:
+        return [r for r in self.recipients if r.sent_at is not None]
+
+    @property
+    def replied(self) -> list[RecipientState]:
+        return [r for r in self.reached if r.replied_at is not None]
+
+    @property
+    def reply_rate(self) -> float | None:
+        reached = self.reached
+        return round(len(self.replied) / len(reached), 3) if reached else None
+
+    @property
+    def median_first_reply_minutes(self) -> float | None:
+        waits = [(r.replied_at - r.sent_at).total_seconds() / 60 for r in self.replied if r.replied_at and r.sent_at]
+        return round(statistics.median(waits), 1) if waits else None
+
+    @property
+    def opted_out(self) -> list[RecipientState]:
+        return [r for r in self.recipients if r.opted_out_at is not None]
+
+    def silent(self, days: float = 0) -> list[RecipientState]:
+        """Reached, no reply, not opted out, and the first message is at least ``days`` old."""
+        cutoff = self.as_of - timedelta(days=days)
+        return [
+            r
+            for r in self.reached
+            if r.replied_at is None and r.opted_out_at is None and r.sent_at is not None and r.sent_at <= cutoff
+        ]
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.recipients:
+            out[r.status] = out.get(r.status, 0) + 1
+        return out
+
+
+def _status(row: SendRecord) -> str:
+    return "pending" if row.status in PENDING else row.status
+
+
+def _recipients(rows: Sequence[SendRecord]) -> list[RecipientState]:
+    by_token: dict[str, RecipientState] = {}
+    for row in rows:  # oldest first: the latest message sets the status, the first sets sent_at
+        went_out = row.sending_at if row.status in WENT_OUT else None
+        state = by_token.get(row.token)
+        if state is None:
+            state = by_token[row.token] = RecipientState(
+                row.token, row.name, row.phone, _status(row), [], went_out
+            )
+        state.status = _status(row)
+        state.sent_at = state.sent_at or went_out
+        if row.template and row.template not in state.templates:
+            state.templates.append(row.template)
+    return list(by_token.values())
+
+
+def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[datetime | None, datetime | None]:
+    """First inbound message after our first campaign message in the API's thread, and the first
+    opt-out after it. Our message is found by its exact text, else by time."""
+    messages = conv.messages
+    sent = [r for r in rows if r.sending_at is not None and r.status in WENT_OUT]
+    if not sent:
+        return None, None
+    first = sent[0]
+    start = next(
+        (i for i, m in enumerate(messages) if m.direction == "outbound" and first.text and m.text == first.text),
+        None,
+    )
+    if start is None:
+        moment = first.sending_at - timedelta(seconds=2) if first.sending_at else None
+        start = next(
+            (i for i, m in enumerate(messages) if m.direction == "outbound" and moment and m.timestamp >= moment),
+            None,
+        )
+    if start is None:
+        return None, None
+    after = [m for m in messages[start + 1 :] if m.direction == "inbound"]
+    replied = after[0].timestamp if after else None
+    opted = next((m.timestamp for m in after if contacts.is_opt_out(m.text)), None)
+    return replied, opted
+
+
+async def view(
+    api: OutPerformClient, store: Store, key: str, now: datetime, *, ask_api: bool = True
+) -> CampaignView | None:
+    def read(conn: sqlite3.Connection) -> tuple[Campaign, list[SendRecord], int] | None:
+        campaign = store_campaigns.find(conn, key)
+        if campaign is None:
+            return None
+        rows = store_campaigns.sends(conn, campaign.id)
+        first = min((r.sending_at for r in rows if r.sending_at), default=None)
+        cursor = cursor_before(conn, first) if first else events.latest_id(conn)
+        return campaign, rows, cursor
+
+    found = await store.run(read)
+    if found is None:
+        return None
+    campaign, rows, cursor = found
+    people = _recipients(rows)
+
+    def local(conn: sqlite3.Connection) -> None:
+        for person in people:
+            if person.sent_at is None:
+                continue
+            after = conn.execute(
+                """SELECT received_at, opt_out FROM inbox_events WHERE phone = ? AND received_at >= ?
+                   ORDER BY id""",
+                (contacts.digits(person.phone), events.iso(person.sent_at)),
+            ).fetchall()
+            if after:
+                person.replied_at, person.reply_source = datetime.fromisoformat(after[0][0]), "inbox"
+                opted = next((datetime.fromisoformat(r[0]) for r in after if r[1]), None)
+                person.opted_out_at = opted
+            state = contacts.get_state(conn, phone=person.phone)
+            if state and state.opted_out_at and state.opted_out_at >= person.sent_at:
+                person.opted_out_at = person.opted_out_at or state.opted_out_at
+
+    await store.run(local)
+    errors: list[str] = []
+    if ask_api:
+        limiter = anyio.CapacityLimiter(_API_CONCURRENCY)
+
+        async def from_api(person: RecipientState) -> None:
+            async with limiter:
+                try:
+                    threads = await api.list_conversations(prospect_token=person.token, limit=1)
+                except OutPerformError as exc:  # one unreadable thread must not hide the rest
+                    errors.append(f"{person.token}: {exc}")
+                    return
+            conv = next((c for c in threads if c.token == person.token), None)
+            if conv is None:
+                return
+            replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token])
+            if replied and (person.replied_at is None or replied < person.replied_at):
+                person.replied_at, person.reply_source = replied, "conversation"
+            if opted and person.opted_out_at is None:
+                person.opted_out_at = opted
+
+        async with anyio.create_task_group() as tg:
+            for person in people:
+                if person.sent_at is not None and (person.replied_at is None or person.opted_out_at is None):
+                    tg.start_soon(from_api, person)
+    return CampaignView(campaign, people, now, cursor, errors[:5])
+
+
+async def join_campaign(store: Store, approval_id: str, draft: Draft, now: datetime) -> Campaign:
+    """Put a prepared batch into its campaign (named, else one of its own named after the template)."""
+    what = draft.template or "messages"
+    default = f"{what} {now:%Y-%m-%d %H:%M}"
+    return await store.run(
+        lambda conn: store_campaigns.attach(conn, approval_id, name=draft.campaign, default_name=default, at=now)
+    )
+
+
+@dataclass(frozen=True)
+class Tracking:
+    campaign: Campaign | None
+    reply_cursor: int
+
+
+async def tracking(store: Store, approval_id: str | None) -> Tracking:
+    """The campaign of a batch and the inbox cursor to wait for its replies from."""
+
+    def read(conn: sqlite3.Connection) -> Tracking:
+        if approval_id is None:
+            return Tracking(None, events.latest_id(conn))
+        return Tracking(store_campaigns.of_approval(conn, approval_id), reply_cursor_for_batch(conn, approval_id))
+
+    return await store.run(read)

@@ -1,0 +1,49 @@
+"""Reply tracking: inbox cursors tied to sends, so "replies after this send" never misses one.
+
+The inbox cursor (event id) grows in commit order and every event records when this server
+committed it (``received_at``), so the cursor "just before a send" is the last event committed
+before the send went out: waiting from there returns a reply that came in after the send even
+if it came in before anyone started waiting.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from .inbox import iso, latest_id
+from .journal import WENT_OUT
+
+
+def cursor_before(conn: sqlite3.Connection, moment: datetime) -> int:
+    """The inbox cursor as it stood just before ``moment``."""
+    row = conn.execute("SELECT MAX(id) FROM inbox_events WHERE received_at < ?", (iso(moment),)).fetchone()
+    return int(row[0] or 0)
+
+
+def last_went_out_at(conn: sqlite3.Connection, token: str) -> datetime | None:
+    """When the latest message to this contact went out (or may have)."""
+    marks = ",".join("?" * len(WENT_OUT))
+    row = conn.execute(
+        f"SELECT MAX(sending_at) FROM sends WHERE token = ? AND status IN ({marks})",  # noqa: S608
+        (token, *WENT_OUT),
+    ).fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+def batch_went_out_at(conn: sqlite3.Connection, approval_id: str) -> datetime | None:
+    row = conn.execute("SELECT MIN(sending_at) FROM sends WHERE approval_id = ?", (approval_id,)).fetchone()
+    return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+def reply_cursor_for_contact(conn: sqlite3.Connection, token: str) -> int:
+    """Where to wait for this contact's reply from: just before our last message to them, else now."""
+    sent_at = last_went_out_at(conn, token)
+    return cursor_before(conn, sent_at) if sent_at else latest_id(conn)
+
+
+def reply_cursor_for_batch(conn: sqlite3.Connection, approval_id: str) -> int:
+    """Where to wait for replies to this batch from: just before its first message went out, else now."""
+    sent_at = batch_went_out_at(conn, approval_id)
+    return cursor_before(conn, sent_at) if sent_at else latest_id(conn)
+
