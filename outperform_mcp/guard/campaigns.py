@@ -101,9 +101,7 @@ def _recipients(rows: Sequence[SendRecord]) -> list[RecipientState]:
         went_out = row.sending_at if row.status in WENT_OUT else None
         state = by_token.get(row.token)
         if state is None:
-            state = by_token[row.token] = RecipientState(
-                row.token, row.name, row.phone, _status(row), [], went_out
-            )
+            state = by_token[row.token] = RecipientState(row.token, row.name, row.phone, _status(row), [], went_out)
         state.status = _status(row)
         state.sent_at = state.sent_at or went_out
         if row.template and row.template not in state.templates:

@@ -212,7 +212,9 @@ class Planner:
             repeats = {}
             if self.settings.repeat_window:
                 for person in people:
-                    same = journal.last_same_message(conn, content_key(draft, person.token, personal[person.token][0]), since)
+                    same = journal.last_same_message(
+                        conn, content_key(draft, person.token, personal[person.token][0]), since
+                    )
                     if same is not None:
                         repeats[person.token] = Repeat(same.id, same.status, same.sending_at or same.created_at)
             return usage, repeats

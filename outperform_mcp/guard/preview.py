@@ -9,6 +9,7 @@ from .model import Draft, Item
 # A dialog shows this many messages of a larger batch, then links to the page that lists them all.
 DIALOG_FIRST = 5
 
+
 def fmt_time(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 

@@ -21,6 +21,7 @@ from .registry import selected
 from .resources import register_resources
 from .schema import CompactResult, compact_input, compact_output
 from .tools.messaging import hidden_tools
+from .tools.templates import register_template_resource
 
 INSTRUCTIONS = """\
 OutPerform CRM and WhatsApp outreach. Find people with search_contacts (the token it returns
@@ -92,5 +93,6 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     )
     register_resources(server, deps)
     register_inbox_resources(server, deps)
+    register_template_resource(server, deps)
     load_prompts(server, prompts_dir)
     return server

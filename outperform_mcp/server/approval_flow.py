@@ -161,9 +161,7 @@ async def _ask(ctx: Ctx, prepared: Prepared) -> Elicit[Approve] | Answer:
     if not ctx.session.can_send_request:
         return Answer("page")
     request = types.ElicitRequest(
-        params=types.ElicitRequestFormParams(
-            message=text, requested_schema=render_elicitation_schema(Approve)
-        )
+        params=types.ElicitRequestFormParams(message=text, requested_schema=render_elicitation_schema(Approve))
     )
     try:
         result = await ctx.session.send_request(

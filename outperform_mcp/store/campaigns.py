@@ -54,7 +54,9 @@ def find(conn: sqlite3.Connection, key: str) -> Campaign | None:
     return Campaign.of(row) if row else None
 
 
-def attach(conn: sqlite3.Connection, approval_id: str, *, name: str | None, default_name: str, at: datetime) -> Campaign:
+def attach(
+    conn: sqlite3.Connection, approval_id: str, *, name: str | None, default_name: str, at: datetime
+) -> Campaign:
     """Put a batch into the campaign ``name`` (created if new), or into a new one named after
     ``default_name``. A batch already in a campaign stays there (a retried call attaches again)."""
     current = of_approval(conn, approval_id)

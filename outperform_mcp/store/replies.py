@@ -46,4 +46,3 @@ def reply_cursor_for_batch(conn: sqlite3.Connection, approval_id: str) -> int:
     """Where to wait for replies to this batch from: just before its first message went out, else now."""
     sent_at = batch_went_out_at(conn, approval_id)
     return cursor_before(conn, sent_at) if sent_at else latest_id(conn)
-

@@ -1,5 +1,5 @@
 """Tool modules; importing this package declares every tool in the registry."""
 
-from . import contacts, conversations, inbox, messaging
+from . import campaigns, contacts, conversations, inbox, messaging, templates
 
-MODULES = (contacts, conversations, inbox, messaging)
+MODULES = (contacts, conversations, inbox, messaging, templates, campaigns)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 
 from ...api.errors import OutPerformError
 from ...store import inbox as events
+from ...store import replies
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
 from ..inbox import Inbox
@@ -171,17 +172,20 @@ async def wait_for_reply(
     seconds: Annotated[int, Field(ge=1, le=MAX_WAIT_S, description="Most seconds to wait")] = 30,
     since: Annotated[
         int | None,
-        Field(ge=0, description="Also return unread messages after this cursor"),
+        Field(ge=0, description="Unread messages after this cursor (default: since our last send to them)"),
     ] = None,
 ) -> WaitResult:
-    """Wait up to `seconds` for the contact's next WhatsApp message; returns it on arrival or says
-    none came. since=<cursor> also returns unread ones already received after that cursor."""
+    """Wait up to `seconds` for the contact's reply: returns unread messages that came after our
+    last message to them (even before this call), else waits for the next one."""
     inbox = inbox_of(ctx)
     if not inbox.settings.receiver_enabled:
         raise ToolError(f"cannot wait for replies: the webhook receiver is {receiver_status(inbox)}")
     phone = await phone_of(inbox, token)
     start = anyio.current_time()
-    baseline = since if since is not None else await inbox.store.run(events.latest_id)
+    if since is None:
+        baseline = await inbox.store.run(lambda conn: replies.reply_cursor_for_contact(conn, token))
+    else:
+        baseline = since
     found: list[events.Event] = []
 
     async def progress() -> None:
