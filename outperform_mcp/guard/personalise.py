@@ -15,7 +15,7 @@ from ..textsafe import clean
 FIELDS = ("first_name", "name")
 _FIELD = re.compile(r"\{([A-Za-z_][A-Za-z0-9_ ]*)\}")
 # What an unfinished parameter looks like once the known fields are filled.
-_LEFTOVER = re.compile(r"\{[^{}]*\}|\[\s*[A-Za-z][A-Za-z _]{0,40}\]|<\s*[A-Za-z][A-Za-z _]{0,40}>")
+_LEFTOVER = re.compile(r"\{\{[^{}]*\}\}|\{[^{}]*\}|\[\s*[A-Za-z][A-Za-z _]{0,40}\]|<\s*[A-Za-z][A-Za-z _]{0,40}>")
 MAX_FIELD = 60
 
 
@@ -58,9 +58,12 @@ def fill(params: tuple[str, ...], name: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def unfinished(params: tuple[str, ...]) -> str | None:
-    """Why these (filled) parameters are not ready to send, or None when they are."""
+def unfinished(params: tuple[str, ...], *, skip_fields: bool = False) -> str | None:
+    """Why these (filled) parameters are not ready to send, or None when they are.
+    ``skip_fields``: check only the parameters that hold no contact field (before filling)."""
     for position, param in enumerate(params, start=1):
+        if skip_fields and uses_fields((param,)):
+            continue
         if not param.strip():
             return f"parameter {position} is empty"
         leftover = _LEFTOVER.search(param)

@@ -83,10 +83,9 @@ class Planner:
                 raise GuardError(
                     f"unknown placeholder {{{typo[0]}}}: parameters may use {{first_name}} or {{name}} only"
                 )
-            if not personalise.uses_fields(values):
-                problem = personalise.unfinished(values)
-                if problem:
-                    raise GuardError(f"{problem}: give the real value (or {{first_name}} for the contact's name)")
+            problem = personalise.unfinished(values, skip_fields=True)
+            if problem:
+                raise GuardError(f"{problem}: give the real value (or {{first_name}} for the contact's name)")
         if self.catalogue.known:
             template = self.catalogue.get(name)
             if template is None:
