@@ -20,7 +20,10 @@ from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
 
-INTEREST = "Hi {}, thanks for your interest in {}! Would you like to schedule a quick call with our team this week? Reply STOP to opt out."
+INTEREST = (
+    "Hi {}, thanks for your interest in {}! Would you like to schedule a quick call with our team this week? "
+    "Reply STOP to opt out."
+)
 
 
 @pytest.fixture
@@ -42,7 +45,7 @@ async def test_personalised_campaign_replies_report_and_follow_up(emulator: Any,
     async with Client(running.server, elicitation_callback=human) as c:
         catalogue = await call(c, "list_templates")
         [interest] = [t for t in catalogue["templates"] if t["name"] == "follow_up_interest_v1"]
-        assert [x["meaning"] for x in interest["parameters"]][0] == "Customer's first name"
+        assert interest["parameters"][0] == {"position": 1, "meaning": "Customer's first name", "example": "Mei Xin"}
 
         out = await call(
             c,
@@ -131,9 +134,7 @@ async def test_unfinished_parameters_are_refused_before_approval(
     assert sent(emulator) == []
 
 
-async def test_large_batch_dialog_shows_the_first_messages_and_links_to_the_page(
-    emulator: Any, tmp_path: Path
-) -> None:
+async def test_large_batch_dialog_shows_the_first_messages_and_links_to_the_page(emulator: Any, tmp_path: Path) -> None:
     human = Human("decline")
     async with guarded(emulator, tmp_path) as (server, deps), Client(server, elicitation_callback=human) as c:
         found = await call(c, "search_contacts", {"limit": 30})
