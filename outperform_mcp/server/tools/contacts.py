@@ -8,13 +8,16 @@ from typing import Annotated
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from ...api.client import OutPerformClient
 from ...api.errors import DuplicateRecord, OutPerformError
-from ...api.models import NewContact
+from ...api.models import Contact, NewContact
 from ...guard.lookup import look_up
 from ..deps import Ctx, deps
 from ..errors import upstream
 from ..registry import tool
 from ..views import ContactOut, MessageOut, SessionWindow
+from ..inbox import same_number
+from .labels import canonical_label
 from .params import Page, Token
 
 Phone = Annotated[
@@ -40,6 +43,10 @@ class ContactDetail(ContactOut):
     last_message: MessageOut | None = None
 
 
+class CreatedContact(ContactOut):
+    created: bool = Field(description="False: the number was already a contact; this is that contact, unchanged")
+
+
 class LabelOut(BaseModel):
     name: str
     contacts: int | None = None
@@ -59,6 +66,8 @@ async def search_contacts(
 ) -> ContactList:
     """Find contacts by name, phone or email, optionally by label; gives the token other tools
     need."""
+    if label is not None:
+        label = await canonical_label(deps(ctx).api, label)
     with upstream():
         result = await deps(ctx).api.list_contacts(search=search, label=label, page=page, limit=limit)
     return ContactList(
@@ -93,18 +102,29 @@ async def create_contact(
     phone: Phone,
     email: Email | None = None,
     labels: Annotated[list[LabelName], Field(max_length=10, description="Labels to attach")] = [],  # noqa: B006
-) -> ContactOut:
-    """Add a contact (lead). Search first: an existing number is refused. Returns it with its
-    token."""
+) -> CreatedContact:
+    """Add a contact (lead) and return it with its token; for a number already in the CRM, returns
+    that contact instead (created=false)."""
     digits = re.sub(r"[^0-9]", "", phone)
-    hints: dict[type[OutPerformError], str] = {
-        DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
-    }
-    with upstream(hints):
-        created = await deps(ctx).api.create_contact(
-            NewContact(name=name.strip(), phone=digits, email=email, labels=labels)
-        )
-    return ContactOut.of(created)
+    api = deps(ctx).api
+    with upstream():
+        try:
+            created = await api.create_contact(NewContact(name=name.strip(), phone=digits, email=email, labels=labels))
+        except DuplicateRecord:
+            existing = await _existing(api, digits)
+            if existing is None:
+                raise ToolError("contact already exists: use search_contacts with this number to find it") from None
+            return CreatedContact(**ContactOut.of(existing).model_dump(), created=False)
+    return CreatedContact(**ContactOut.of(created).model_dump(), created=True)
+
+
+async def _existing(api: OutPerformClient, digits: str) -> Contact | None:
+    """The contact that already has this number (what a duplicate-record refusal refers to)."""
+    try:
+        page = await api.list_contacts(search=digits, limit=10)
+    except OutPerformError:
+        return None
+    return next((c for c in page.items if same_number(c.phone, digits)), None)
 
 
 @tool("contacts", title="List labels", read_only=True)
