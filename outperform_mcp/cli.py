@@ -6,8 +6,10 @@ import argparse
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 
 import anyio
 from pydantic import SecretStr, ValidationError
@@ -45,7 +47,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tools", type=_csv, default=(), help="comma-separated tools to expose (allow-list)")
     p.add_argument("--exclude-tools", type=_csv, default=(), help="comma-separated tools to hide")
     p.add_argument("--read-only", action="store_true", help="hide every tool that changes anything")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="this server's log level (default INFO; libraries log warnings only, except at DEBUG)",
+    )
     sub = p.add_subparsers(dest="command")
     sb = sub.add_parser("sandbox", help="run only the OutPerform API emulator")
     sb.add_argument("--host", default="127.0.0.1")
@@ -100,14 +107,21 @@ def sandbox_api(api: ApiSettings, *, host: str = "127.0.0.1", port: int = 0) -> 
     client_id = api.client_id or DEFAULT_CLIENT_ID
     secret = api.client_secret.get_secret_value() if api.client_secret else DEFAULT_CLIENT_SECRET
     emulator = create_emulator(client_id=client_id, client_secret=secret)
-    with EmulatorServer(emulator, host=host, port=port) as srv:
+    with EmulatorServer(emulator, host=host, port=port) as srv, ExitStack() as stack:
+        # A freshly seeded emulator gets a fresh journal and inbox: sends, opt-outs and approvals of
+        # an earlier sandbox run would not match it. OUTPERFORM_DATA_DIR keeps one on purpose.
+        if "data_dir" in api.model_fields_set:  # OUTPERFORM_DATA_DIR, from the environment or .env
+            data_dir = api.data_dir / "sandbox"
+        else:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outperform-sandbox-")))
+        log.info("sandbox data folder: %s", data_dir)
         yield api.model_copy(
             update={
                 "base_url": srv.base_url.rstrip("/") + "/",
                 "client_id": client_id,
                 "client_secret": api.client_secret or SecretStr(secret),
                 "instance_id": api.instance_id or "sandbox-instance",
-                "data_dir": api.data_dir / "sandbox",
+                "data_dir": data_dir,
             }
         )
 
@@ -167,10 +181,17 @@ async def _serve(args: argparse.Namespace, api_settings: ApiSettings, srv: Serve
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # Routine lines of this server are INFO; libraries stay at WARNING (their INFO lines can carry
+    # request URLs) unless DEBUG is asked for.
     logging.basicConfig(
-        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level="DEBUG" if args.log_level == "DEBUG" else "WARNING",
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    log.setLevel(args.log_level)
     try:
+        if not 1 <= args.port <= 65535:
+            raise SettingsProblem(f"--port must be between 1 and 65535, not {args.port}")
         if args.command == "sandbox":
             return run_sandbox(args)
         if args.sandbox:  # send previews render the emulator's own template bodies

@@ -12,6 +12,7 @@ import pytest
 from mcp import Client
 
 from outperform_mcp.guard.service import SendService
+from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.store import inbox as events
 
 from .guard_harness import Human, guard_settings, guarded, people, sent
@@ -150,3 +151,18 @@ async def test_large_batch_dialog_shows_the_first_messages_and_links_to_the_page
     assert "http://127.0.0.1:9/approvals/" in shown
     assert shown.count("it's been a while!") == 5
     assert sent(emulator) == []
+
+
+async def test_hints_never_point_at_hidden_tools(emulator: Any, tmp_path: Path) -> None:
+    p = people(emulator)
+    async with guarded(emulator, tmp_path) as (_, deps):
+        full = build_server(deps)
+        narrow = build_server(deps, Selection(exclude=("list_sends",)))
+        async with Client(full, elicitation_callback=Human()) as c:
+            shown = await call(c, "send_message", {"token": p.daniel, "text": "See you at 3"})
+        async with Client(narrow, elicitation_callback=Human()) as c:
+            hidden = await call(c, "send_message", {"token": p.daniel, "text": "See you at 4"})
+    assert "list_sends" in shown["message"]
+    assert hidden["status"] == "sent"
+    assert "list_sends" not in hidden["message"]
+    assert "do not send it again" in hidden["message"]

@@ -17,7 +17,7 @@ from .deps import Deps
 from .http import SCOPE, StaticTokenVerifier
 from .inbox_resources import register_inbox_resources
 from .prompts import load_prompts
-from .registry import selected
+from .registry import REGISTRY, SelectionError, selected
 from .resources import register_resources
 from .schema import CompactResult, compact_input, compact_output
 from .tools.messaging import hidden_tools
@@ -51,6 +51,11 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         exclude=(*selection.exclude, *hidden_tools(deps.guard)),
         read_only=selection.read_only or deps.settings.read_only,
     )
+    if not selected_tools:
+        raise SelectionError(
+            "these --tools/--toolsets/--exclude-tools/--read-only settings leave no tool to offer: widen the selection"
+        )
+    hidden = frozenset(REGISTRY) - {t.name for t in selected_tools}
     tools: list[Tool] = []
     for t in selected_tools:
         built = Tool.from_function(
@@ -68,6 +73,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             output_schema=compact_output(meta.output_schema) if meta.output_schema else None,
             output_model=meta.output_model,
             wrap_output=meta.wrap_output,
+            hidden=hidden,
         )
         tools.append(built)
     auth: dict[str, Any] = {}

@@ -30,6 +30,13 @@ class ServerSettings(BaseSettings):
         None, description="Base URL people reach this server at, for approval links (default: the listener)"
     )
 
+    @field_validator("prompts_dir")
+    @classmethod
+    def _is_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"no such folder: {value} (unset it to use the bundled prompts)")
+        return value
+
     @field_validator("mcp_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:

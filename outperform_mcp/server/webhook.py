@@ -241,5 +241,5 @@ async def connect_sandbox(
             json={"webhook_url": receiver, "webhook_secret": inbox.webhook_secret.get_secret_value()},
         )
         response.raise_for_status()
-    log.warning("sandbox: POST %s/_sandbox/inbound delivers a customer message to %s", root, receiver)
+    log.info("sandbox: POST %s/_sandbox/inbound delivers a customer message to %s", root, receiver)
     return inbox
