@@ -14,9 +14,9 @@ from ...api.models import Contact, NewContact
 from ...guard.lookup import look_up
 from ..deps import Ctx, deps
 from ..errors import upstream
+from ..inbox import same_number
 from ..registry import tool
 from ..views import ContactOut, MessageOut, SessionWindow
-from ..inbox import same_number
 from .labels import canonical_label
 from .params import Page, Token
 
