@@ -111,10 +111,8 @@ async def _prepare(ctx: Ctx, draft: Draft, dry_run: bool) -> Prepared:
     return prepared
 
 
-async def prepare_message(
-    ctx: Ctx, token: str, text: str, instance_id: str | None, dry_run: bool, campaign: str | None
-) -> Prepared:
-    draft = Draft("session", (token,), text=text, instance_id=instance_id, campaign=campaign)
+async def prepare_message(ctx: Ctx, token: str, text: str, instance_id: str | None, dry_run: bool) -> Prepared:
+    draft = Draft("session", (token,), text=text, instance_id=instance_id)
     return await _prepare(ctx, draft, dry_run)
 
 

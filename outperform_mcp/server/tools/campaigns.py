@@ -88,10 +88,9 @@ def report_of(found: CampaignView, no_reply_days: float) -> CampaignReport:
 
 
 @tool("messaging", title="List campaigns", read_only=True, open_world=False)
-async def list_campaigns(
-    ctx: Ctx, limit: Annotated[int, Field(ge=1, le=100, description="Campaigns to return")] = 20
-) -> CampaignList:
-    """Campaigns (template batches and named sends), newest first, with recipient counts."""
+async def list_campaigns(ctx: Ctx) -> CampaignList:
+    """The 30 newest campaigns (template batches) with recipient counts; get_campaign for one."""
+    limit = 30
 
     def read(conn: sqlite3.Connection) -> list[CampaignSummary]:
         out = []
@@ -120,11 +119,11 @@ async def get_campaign(
     ctx: Ctx,
     campaign: Annotated[str, Field(min_length=1, max_length=80, description="Campaign id or name")],
     no_reply_days: Annotated[
-        float, Field(ge=0, le=365, description="no_reply_tokens: only those messaged at least this long ago")
+        float, Field(ge=0, le=365, description="no_reply_tokens: messaged at least this many days ago")
     ] = 0,
 ) -> CampaignReport:
-    """Per recipient: send status, first reply, opt-out; totals: reply rate, median time to reply.
-    no_reply_tokens feed a follow-up send_template directly."""
+    """A campaign per recipient (status, first reply, opt-out) and in total (reply rate, median
+    reply time); no_reply_tokens feed a follow-up send_template."""
     d = deps(ctx)
     found = await view(d.api, d.store, campaign, d.guard.clock())
     if found is None:

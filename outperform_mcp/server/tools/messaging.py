@@ -37,12 +37,12 @@ InstanceId = Annotated[
     str | None,
     Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Sending instance (default: configured)"),
 ]
-DryRun = Annotated[bool, Field(description="Return exactly what would be sent; send nothing, ask nobody")]
+DryRun = Annotated[bool, Field(description="Only show exactly what would be sent")]
 CampaignName = Annotated[
     str | None,
-    Field(min_length=1, max_length=80, description="Campaign to add this send to (new name: a new campaign)"),
+    Field(min_length=1, max_length=80, description="Campaign name to join (a new name starts one)"),
 ]
-Param = Annotated[str, Field(max_length=1024)]
+Param = str  # length and content are checked by the planner, with a clearer error
 
 
 async def tracked(ctx: Ctx, result: SendResult) -> SendResult:
@@ -65,7 +65,6 @@ async def send_message(
     text: Annotated[str, Field(min_length=1, max_length=4096, description="Exact message text")],
     instance_id: InstanceId = None,
     dry_run: DryRun = False,
-    campaign: CampaignName = None,
     *,
     prepared: Annotated[Prepared, Resolve(prepare_message)],
     answer: Annotated[ElicitationResult[Approve], Resolve(ask_message)],
@@ -82,11 +81,11 @@ async def send_template(
     template: Annotated[str, Field(min_length=1, max_length=512, description="Approved template name")],
     params: Annotated[
         list[Param],
-        Field(max_length=20, description="Parameters in order; {first_name} or {name} is filled per contact"),
+        Field(max_length=20, description="In order; {first_name} or {name} is filled per contact"),
     ] = [],  # noqa: B006
     per_recipient: Annotated[
         dict[str, list[Param]] | None,
-        Field(max_length=200, description="token -> that contact's own parameters (instead of params)"),
+        Field(description="token: that contact's own params"),
     ] = None,
     instance_id: InstanceId = None,
     dry_run: DryRun = False,
@@ -95,8 +94,8 @@ async def send_template(
     prepared: Annotated[Prepared, Resolve(prepare_template)],
     answer: Annotated[ElicitationResult[Approve], Resolve(ask_template)],
 ) -> SendResult:
-    """Send a template (see list_templates) to one or more contacts, outside the 24-hour window
-    too. One human approval per batch, which becomes a campaign (get_campaign)."""
+    """Send a template (list_templates) to contacts, also outside the 24-hour window. One human
+    approval per batch; the batch is a campaign."""
     return await tracked(ctx, await finish(ctx, prepared, answer))
 
 
