@@ -166,3 +166,32 @@ async def test_hints_never_point_at_hidden_tools(emulator: Any, tmp_path: Path) 
     assert hidden["status"] == "sent"
     assert "list_sends" not in hidden["message"]
     assert "do not send it again" in hidden["message"]
+
+
+async def test_template_catalogue_marks_the_allow_list_and_says_how_to_add_a_file(
+    emulator: Any, tmp_path: Path
+) -> None:
+    async with (
+        guarded(emulator, tmp_path, template_allowlist=["reengagement_hello_v1"]) as (server, _),
+        Client(server) as c,
+    ):
+        listed = await call(c, "list_templates")
+        resource = await c.read_resource("outperform://templates")
+    allowed = {t["name"]: t["allowed"] for t in listed["templates"]}
+    assert allowed["reengagement_hello_v1"] is True
+    assert allowed["follow_up_interest_v1"] is False
+    assert listed["allow_list"] == ["reengagement_hello_v1"]
+    assert "promo_raya_ms_v1" in str(resource.contents[0])
+    async with guarded(emulator, tmp_path / "bare", templates_file=None) as (server, _), Client(server) as c:
+        bare = await call(c, "list_templates")
+        p = people(emulator)
+        out = await call(
+            c,
+            "send_template",
+            {"tokens": [p.daniel], "template": "order_shipped_v2", "params": ["{first_name}", "A-1"], "dry_run": True},
+        )
+    assert bare["templates"] == []
+    assert "OUTPERFORM_TEMPLATES_FILE" in bare["note"]
+    # Without bodies the preview still shows the name and this recipient's filled-in parameters.
+    assert out["status"] == "dry_run"
+    assert (out["messages"][0]["text"], out["messages"][0]["params"]) == ("", ["Daniel", "A-1"])

@@ -35,6 +35,7 @@ class MessageOut(BaseModel):
     name: str
     phone: str
     text: str = Field(description="Exact text sent (template rendered); empty when the body is unknown")
+    params: list[str] = Field([], description="Template parameters for this recipient, filled in")
     status: str | None = Field(None, description="prepared, approved, sending, sent, failed, unknown, …")
     send_id: int | None = None
     message_id: str | None = None
@@ -100,6 +101,7 @@ def messages_of_plan(prepared: Prepared) -> list[MessageOut]:
             name=i.recipient.name,
             phone=i.recipient.phone,
             text=i.text,
+            params=list(i.params),
             repeat_of=i.repeat.send_id if i.repeat else None,
         )
         for i in prepared.plan.items
@@ -113,6 +115,7 @@ def messages_of_rows(rows: list[SendRecord]) -> list[MessageOut]:
             name=r.name,
             phone=r.phone,
             text=r.text,
+            params=r.params,
             status=r.status,
             send_id=r.id,
             message_id=r.message_id,
