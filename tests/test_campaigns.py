@@ -4,10 +4,13 @@ follow-up to exactly the silent ones. Plus the checks that keep unfinished messa
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import mcp.types as types
 import pytest
 from mcp import Client
 
@@ -15,7 +18,7 @@ from outperform_mcp.guard.service import SendService
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.store import inbox as events
 
-from .guard_harness import Human, guard_settings, guarded, people, sent
+from .guard_harness import Human, guard_settings, guarded, http_app, open_page, people, sent
 from .inbox_harness import Running, eventually, inbound, inbox_server, point_emulator
 from .support import call, error_text
 
@@ -136,20 +139,36 @@ async def test_unfinished_parameters_are_refused_before_approval(
 
 
 async def test_large_batch_dialog_shows_the_first_messages_and_links_to_the_page(emulator: Any, tmp_path: Path) -> None:
-    human = Human("decline")
-    async with guarded(emulator, tmp_path) as (server, deps), Client(server, elicitation_callback=human) as c:
-        found = await call(c, "search_contacts", {"limit": 30})
-        tokens = [x["token"] for x in found["items"] if "opt-out" not in x["labels"] and x["name"]][:7]
-        assert len(tokens) == 7
-        deps.public_url = "http://127.0.0.1:9"
-        out = await call(
-            c, "send_template", {"tokens": tokens, "template": "reengagement_hello_v1", "params": ["{first_name}"]}
-        )
+    """Seven recipients: the dialog shows five and links to the page, and the page lists all seven."""
+    shown: list[str] = []
+    pages: list[str] = []
+
+    async def human(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        text = getattr(params, "message", "")
+        shown.append(text)
+        link = re.search(r"http://\S+/approvals/\S+", text)
+        assert link is not None, text
+        page, _ = await open_page(link.group(0))
+        pages.append(page.text)
+        return types.ElicitResult(action="decline")
+
+    async with guarded(emulator, tmp_path) as (server, deps), http_app(server, deps):
+        async with Client(server, elicitation_callback=human) as c:
+            found = await call(c, "search_contacts", {"limit": 30})
+            tokens = [x["token"] for x in found["items"] if "opt-out" not in x["labels"] and x["name"]][:7]
+            assert len(tokens) == 7
+            out = await call(
+                c, "send_template", {"tokens": tokens, "template": "reengagement_hello_v1", "params": ["{first_name}"]}
+            )
     assert out["status"] == "declined"
-    [shown] = human.shown
-    assert "... and 2 more message(s)" in shown
-    assert "http://127.0.0.1:9/approvals/" in shown
-    assert shown.count("it's been a while!") == 5
+    [dialog] = shown
+    assert "... and 2 more message(s)" in dialog
+    assert dialog.count("it's been a while!") == 5
+    [page] = pages
+    assert page.count("been a while!") == 7
+    for item in found["items"]:
+        if item["token"] in tokens:
+            assert html.escape(f"Hi {item['name'].split()[0]},", quote=True) in page
     assert sent(emulator) == []
 
 
