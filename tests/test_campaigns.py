@@ -83,10 +83,10 @@ async def test_personalised_campaign_replies_report_and_follow_up(emulator: Any,
         assert [m["text"] for m in waited["messages"]] == ["Yes, Friday afternoon works"]
         assert waited["messages"][0]["id"] > out["reply_cursor"]
 
-        campaigns = await call(c, "list_campaigns")
-        assert [(x["name"], x["recipients"], x["sent"]) for x in campaigns["items"]] == [("Cheras launch", 3, 3)]
+        newest = await call(c, "get_campaign")
+        assert [(x["name"], x["recipients"], x["sent"]) for x in newest["campaigns"]] == [("Cheras launch", 3, 3)]
         report = await call(c, "get_campaign", {"campaign": "cheras launch"})
-        assert report["id"] == out["campaign_id"]
+        assert report["id"] == newest["id"] == out["campaign_id"]
         assert (report["reached"], report["replied"], report["opted_out"]) == (3, 2, 1)
         assert report["reply_rate"] == pytest.approx(0.667)
         assert report["median_first_reply_minutes"] is not None

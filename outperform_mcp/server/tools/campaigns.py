@@ -1,4 +1,4 @@
-"""Campaigns: what became of each template batch, and who to follow up with."""
+"""Campaigns: what became of each template batch, and who to follow up with (one read-only tool)."""
 
 from __future__ import annotations
 
@@ -23,10 +23,6 @@ class CampaignSummary(BaseModel):
     templates: list[str]
     recipients: int
     sent: int = Field(description="Recipients a message went out to")
-
-
-class CampaignList(BaseModel):
-    items: list[CampaignSummary] = Field(description="Newest first")
 
 
 class RecipientOut(BaseModel):
@@ -56,6 +52,7 @@ class CampaignReport(BaseModel):
     )
     inbox_cursor: int = Field(description="Pass as since to list_inbound/wait_for_reply for replies")
     errors: list[str] = Field([], description="Threads the API could not read (replies there may be missing)")
+    campaigns: list[CampaignSummary] = Field([], description="The 20 newest campaigns")
 
 
 def report_of(found: CampaignView, no_reply_days: float) -> CampaignReport:
@@ -87,45 +84,42 @@ def report_of(found: CampaignView, no_reply_days: float) -> CampaignReport:
     )
 
 
-@tool("messaging", title="List campaigns", read_only=True, open_world=False)
-async def list_campaigns(ctx: Ctx) -> CampaignList:
-    """The 30 newest campaigns (template batches) with recipient counts; get_campaign for one."""
-    limit = 30
-
-    def read(conn: sqlite3.Connection) -> list[CampaignSummary]:
-        out = []
-        for c in store_campaigns.recent(conn, limit):
-            rows = store_campaigns.sends(conn, c.id)
-            tokens = {r.token for r in rows}
-            reached = {r.token for r in rows if r.status in WENT_OUT}
-            templates = list(dict.fromkeys(r.template for r in rows if r.template))
-            out.append(
-                CampaignSummary(
-                    id=c.id,
-                    name=c.name,
-                    created_at=c.created_at,
-                    templates=templates,
-                    recipients=len(tokens),
-                    sent=len(reached),
-                )
+def _recent(conn: sqlite3.Connection, limit: int = 20) -> list[CampaignSummary]:
+    out = []
+    for c in store_campaigns.recent(conn, limit):
+        rows = store_campaigns.sends(conn, c.id)
+        out.append(
+            CampaignSummary(
+                id=c.id,
+                name=c.name,
+                created_at=c.created_at,
+                templates=list(dict.fromkeys(r.template for r in rows if r.template)),
+                recipients=len({r.token for r in rows}),
+                sent=len({r.token for r in rows if r.status in WENT_OUT}),
             )
-        return out
-
-    return CampaignList(items=await deps(ctx).store.run(read))
+        )
+    return out
 
 
 @tool("messaging", title="Campaign report", read_only=True)
 async def get_campaign(
     ctx: Ctx,
-    campaign: Annotated[str, Field(min_length=1, max_length=80, description="Campaign id or name")],
-    no_reply_days: Annotated[
-        float, Field(ge=0, le=365, description="no_reply_tokens: messaged at least this many days ago")
-    ] = 0,
+    campaign: Annotated[
+        str | None, Field(min_length=1, max_length=80, description="Id or name (default: newest)")
+    ] = None,
+    no_reply_days: Annotated[float, Field(ge=0, le=365, description="Days of silence for no_reply_tokens")] = 0,
 ) -> CampaignReport:
-    """A campaign per recipient (status, first reply, opt-out) and in total (reply rate, median
-    reply time); no_reply_tokens feed a follow-up send_template."""
+    """A campaign's results: per recipient status, reply, opt-out; reply rate, median reply time;
+    no_reply_tokens feed a follow-up send_template."""
     d = deps(ctx)
-    found = await view(d.api, d.store, campaign, d.guard.clock())
+    recent = await d.store.run(_recent)
+    key = campaign or (recent[0].id if recent else None)
+    if key is None:
+        raise ToolError("no campaigns yet: every send_template batch starts or joins one")
+    found = await view(d.api, d.store, key, d.guard.clock())
     if found is None:
-        raise ToolError(f"no campaign {campaign!r}: list_campaigns shows their ids and names")
-    return report_of(found, no_reply_days)
+        names = ", ".join(f"{c.name} ({c.id})" for c in recent[:10]) or "none yet"
+        raise ToolError(f"no campaign {campaign!r}; recent campaigns: {names}")
+    report = report_of(found, no_reply_days)
+    report.campaigns = recent
+    return report

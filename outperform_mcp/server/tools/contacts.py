@@ -103,8 +103,8 @@ async def create_contact(
     email: Email | None = None,
     labels: Annotated[list[LabelName], Field(max_length=10, description="Labels to attach")] = [],  # noqa: B006
 ) -> CreatedContact:
-    """Add a contact (lead) and return it with its token; for a number already in the CRM, returns
-    that contact instead (created=false)."""
+    """Add a contact (lead); returns its token. A number already in the CRM returns that contact
+    (created=false)."""
     digits = re.sub(r"[^0-9]", "", phone)
     api = deps(ctx).api
     with upstream():

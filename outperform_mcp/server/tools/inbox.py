@@ -172,11 +172,11 @@ async def wait_for_reply(
     seconds: Annotated[int, Field(ge=1, le=MAX_WAIT_S, description="Most seconds to wait")] = 30,
     since: Annotated[
         int | None,
-        Field(ge=0, description="Cursor (default: our last send to them)"),
+        Field(ge=0, description="Default: our last send to them"),
     ] = None,
 ) -> WaitResult:
-    """Wait up to `seconds` for a contact's reply: returns unread messages after `since` (even
-    ones that came before this call), else the next to arrive."""
+    """Wait up to `seconds` for a contact's reply; unread ones after since (even from before this
+    call) return at once."""
     inbox = inbox_of(ctx)
     if not inbox.settings.receiver_enabled:
         raise ToolError(f"cannot wait for replies: the webhook receiver is {receiver_status(inbox)}")

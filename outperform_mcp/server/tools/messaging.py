@@ -37,11 +37,12 @@ InstanceId = Annotated[
     str | None,
     Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Sending instance (default: configured)"),
 ]
-DryRun = Annotated[bool, Field(description="Only show exactly what would be sent")]
+DryRun = Annotated[bool, Field(description="Only preview; send nothing")]
 CampaignName = Annotated[
     str | None,
-    Field(min_length=1, max_length=80, description="Campaign name to join (a new name starts one)"),
+    Field(min_length=1, max_length=80, description="Campaign to join or start"),
 ]
+Recipient = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]  # described once, on the list
 Param = str  # length and content are checked by the planner, with a clearer error
 
 
@@ -77,15 +78,15 @@ async def send_message(
 @tool("messaging", title="Send WhatsApp template", read_only=False, destructive=True)
 async def send_template(
     ctx: Ctx,
-    tokens: Annotated[list[Token], Field(min_length=1, max_length=200, description="Recipient contact tokens")],
-    template: Annotated[str, Field(min_length=1, max_length=512, description="Approved template name")],
+    tokens: Annotated[list[Recipient], Field(min_length=1, max_length=200, description="Contact tokens")],
+    template: Annotated[str, Field(min_length=1, max_length=512, description="Template name")],
     params: Annotated[
         list[Param],
-        Field(max_length=20, description="In order; {first_name} or {name} is filled per contact"),
+        Field(max_length=20, description="In order; {first_name}/{name} filled per contact"),
     ] = [],  # noqa: B006
     per_recipient: Annotated[
         dict[str, list[Param]] | None,
-        Field(description="token: that contact's own params"),
+        Field(description="Per token: own params"),
     ] = None,
     instance_id: InstanceId = None,
     dry_run: DryRun = False,
@@ -94,8 +95,8 @@ async def send_template(
     prepared: Annotated[Prepared, Resolve(prepare_template)],
     answer: Annotated[ElicitationResult[Approve], Resolve(ask_template)],
 ) -> SendResult:
-    """Send a template (list_templates) to contacts, also outside the 24-hour window. One human
-    approval per batch; the batch is a campaign."""
+    """Send a template (list_templates) to contacts, also outside the 24-hour window; one human
+    approval per batch, which is a campaign."""
     return await tracked(ctx, await finish(ctx, prepared, answer))
 
 

@@ -65,8 +65,8 @@ def catalogue(guard: SendService) -> TemplateList:
 
 @tool("messaging", title="List templates", read_only=True, open_world=False)
 async def list_templates(ctx: Ctx) -> TemplateList:
-    """WhatsApp templates: body, language, category, what each {{n}} means (with an example),
-    and whether this server may send it."""
+    """Templates: body, language, category, each {{n}}'s meaning and example, and whether it may be
+    sent."""
     return catalogue(deps(ctx).guard)
 
 
