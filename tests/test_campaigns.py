@@ -152,14 +152,17 @@ async def test_large_batch_dialog_shows_the_first_messages_and_links_to_the_page
         pages.append(page.text)
         return types.ElicitResult(action="decline")
 
-    async with guarded(emulator, tmp_path) as (server, deps), http_app(server, deps):
-        async with Client(server, elicitation_callback=human) as c:
-            found = await call(c, "search_contacts", {"limit": 30})
-            tokens = [x["token"] for x in found["items"] if "opt-out" not in x["labels"] and x["name"]][:7]
-            assert len(tokens) == 7
-            out = await call(
-                c, "send_template", {"tokens": tokens, "template": "reengagement_hello_v1", "params": ["{first_name}"]}
-            )
+    async with (
+        guarded(emulator, tmp_path) as (server, deps),
+        http_app(server, deps),
+        Client(server, elicitation_callback=human) as c,
+    ):
+        found = await call(c, "search_contacts", {"limit": 30})
+        tokens = [x["token"] for x in found["items"] if "opt-out" not in x["labels"] and x["name"]][:7]
+        assert len(tokens) == 7
+        out = await call(
+            c, "send_template", {"tokens": tokens, "template": "reengagement_hello_v1", "params": ["{first_name}"]}
+        )
     assert out["status"] == "declined"
     [dialog] = shown
     assert "... and 2 more message(s)" in dialog
