@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,28 @@ async def test_template_catalogue_marks_the_allow_list_and_says_how_to_add_a_fil
     # Without bodies the preview still shows the name and this recipient's filled-in parameters.
     assert out["status"] == "dry_run"
     assert (out["messages"][0]["text"], out["messages"][0]["params"]) == ("", ["Daniel", "A-1"])
+
+
+async def test_replies_read_from_the_conversation_when_no_webhook_came_and_days_of_silence(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """No receiver here: replies are found in the API's thread; no_reply_days follows the clock."""
+    p = people(emulator)
+    async with guarded(emulator, tmp_path) as (server, deps), Client(server, elicitation_callback=Human()) as c:
+        out = await call(
+            c,
+            "send_template",
+            {"tokens": [p.daniel, p.aisha], "template": "reengagement_hello_v1", "params": ["{first_name}"]},
+        )
+        assert out["status"] == "sent"
+        await inbound(emulator, prospect_token=p.aisha, text="Hi! Still looking, yes", deliver=False)
+        report = await call(c, "get_campaign", {"no_reply_days": 3})
+        assert (report["reached"], report["replied"], report["reply_rate"]) == (2, 1, 0.5)
+        assert report["no_reply_tokens"] == []  # Daniel was messaged just now, not three days ago
+        later = datetime.now(UTC) + timedelta(days=4)
+        deps.guard.clock = lambda: later
+        report = await call(c, "get_campaign", {"campaign": out["campaign_id"], "no_reply_days": 3})
+    assert report["no_reply_tokens"] == [p.daniel]
+    by_token = {r["token"]: r for r in report["recipients"]}
+    assert by_token[p.aisha]["replied_at"] is not None
+    assert by_token[p.daniel]["replied_at"] is None

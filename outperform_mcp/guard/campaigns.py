@@ -25,7 +25,7 @@ from ..store import inbox as events
 from ..store.campaigns import Campaign
 from ..store.db import Store
 from ..store.journal import WENT_OUT, SendRecord
-from ..store.replies import cursor_before, reply_cursor_for_batch
+from ..store.replies import cursor_before, replies_since, reply_cursor_for_batch
 from .model import Draft
 
 _API_CONCURRENCY = 8
@@ -117,27 +117,26 @@ def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[da
     if not sent:
         return None, None
     first = sent[0]
-    start = next(
-        (i for i, m in enumerate(messages) if m.direction == "outbound" and first.text and m.text == first.text),
-        None,
-    )
-    if start is None:
-        moment = first.sending_at - timedelta(seconds=2) if first.sending_at else None
-        start = next(
-            (i for i, m in enumerate(messages) if m.direction == "outbound" and moment and m.timestamp >= moment),
-            None,
-        )
-    if start is None:
-        return None, None
+    moment = first.sending_at
+    assert moment is not None
+    ours = [i for i, m in enumerate(messages) if m.direction == "outbound"]
+    # The same text may have gone out before (an earlier campaign): take the copy nearest in time.
+    same = [i for i in ours if first.text and messages[i].text == first.text]
+    if same:
+        start = min(same, key=lambda i: abs(messages[i].timestamp - moment))
+    else:
+        start = next((i for i in ours if messages[i].timestamp >= moment - timedelta(seconds=2)), -1)
+        if start < 0:
+            return None, None
     after = [m for m in messages[start + 1 :] if m.direction == "inbound"]
     replied = after[0].timestamp if after else None
     opted = next((m.timestamp for m in after if contacts.is_opt_out(m.text)), None)
     return replied, opted
 
 
-async def view(
-    api: OutPerformClient, store: Store, key: str, now: datetime, *, ask_api: bool = True
-) -> CampaignView | None:
+async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> CampaignView | None:
+    """The campaign ``key`` (id or name) as of ``now``, or None when there is no such campaign."""
+
     def read(conn: sqlite3.Connection) -> tuple[Campaign, list[SendRecord], int] | None:
         campaign = store_campaigns.find(conn, key)
         if campaign is None:
@@ -157,44 +156,39 @@ async def view(
         for person in people:
             if person.sent_at is None:
                 continue
-            after = conn.execute(
-                """SELECT received_at, opt_out FROM inbox_events WHERE phone = ? AND received_at >= ?
-                   ORDER BY id""",
-                (contacts.digits(person.phone), events.iso(person.sent_at)),
-            ).fetchall()
+            after = replies_since(conn, person.phone, person.sent_at)
             if after:
-                person.replied_at, person.reply_source = datetime.fromisoformat(after[0][0]), "inbox"
-                opted = next((datetime.fromisoformat(r[0]) for r in after if r[1]), None)
-                person.opted_out_at = opted
+                person.replied_at, person.reply_source = after[0][0], "inbox"
+                person.opted_out_at = next((at for at, opt_out in after if opt_out), None)
             state = contacts.get_state(conn, phone=person.phone)
             if state and state.opted_out_at and state.opted_out_at >= person.sent_at:
                 person.opted_out_at = person.opted_out_at or state.opted_out_at
 
     await store.run(local)
     errors: list[str] = []
-    if ask_api:
-        limiter = anyio.CapacityLimiter(_API_CONCURRENCY)
+    limiter = anyio.CapacityLimiter(_API_CONCURRENCY)
 
-        async def from_api(person: RecipientState) -> None:
-            async with limiter:
-                try:
-                    threads = await api.list_conversations(prospect_token=person.token, limit=1)
-                except OutPerformError as exc:  # one unreadable thread must not hide the rest
-                    errors.append(f"{person.token}: {exc}")
-                    return
-            conv = next((c for c in threads if c.token == person.token), None)
-            if conv is None:
+    async def from_api(person: RecipientState) -> None:
+        async with limiter:
+            try:
+                threads = await api.list_conversations(prospect_token=person.token, limit=1)
+            except OutPerformError as exc:  # one unreadable thread must not hide the rest
+                errors.append(f"{person.token}: {exc}")
                 return
-            replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token])
-            if replied and (person.replied_at is None or replied < person.replied_at):
-                person.replied_at, person.reply_source = replied, "conversation"
-            if opted and person.opted_out_at is None:
-                person.opted_out_at = opted
+        conv = next((c for c in threads if c.token == person.token), None)
+        if conv is None:
+            return
+        replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token])
+        if replied and (person.replied_at is None or replied < person.replied_at):
+            person.replied_at, person.reply_source = replied, "conversation"
+        if opted and person.opted_out_at is None:
+            person.opted_out_at = opted
 
-        async with anyio.create_task_group() as tg:
-            for person in people:
-                if person.sent_at is not None and (person.replied_at is None or person.opted_out_at is None):
-                    tg.start_soon(from_api, person)
+    async with anyio.create_task_group() as tg:
+        for person in people:
+            # A reply the inbox holds came with any opt-out too; only the others need a thread read.
+            if person.sent_at is not None and person.replied_at is None:
+                tg.start_soon(from_api, person)
     return CampaignView(campaign, people, now, cursor, errors[:5])
 
 

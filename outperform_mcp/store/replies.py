@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from datetime import datetime
 
+from .contacts import digits
 from .inbox import iso, latest_id
 from .journal import WENT_OUT
 
@@ -19,6 +20,15 @@ def cursor_before(conn: sqlite3.Connection, moment: datetime) -> int:
     """The inbox cursor as it stood just before ``moment``."""
     row = conn.execute("SELECT MAX(id) FROM inbox_events WHERE received_at < ?", (iso(moment),)).fetchone()
     return int(row[0] or 0)
+
+
+def replies_since(conn: sqlite3.Connection, phone: str, moment: datetime) -> list[tuple[datetime, bool]]:
+    """(received_at, opt_out) of every stored message from ``phone`` that came in at or after ``moment``."""
+    rows = conn.execute(
+        "SELECT received_at, opt_out FROM inbox_events WHERE phone = ? AND received_at >= ? ORDER BY id",
+        (digits(phone), iso(moment)),
+    )
+    return [(datetime.fromisoformat(r[0]), bool(r[1])) for r in rows]
 
 
 def last_went_out_at(conn: sqlite3.Connection, token: str) -> datetime | None:
