@@ -48,6 +48,9 @@ async def test_personalised_campaign_replies_report_and_follow_up(emulator: Any,
     p = people(emulator)
     human = Human()
     async with Client(running.server, elicitation_callback=human) as c:
+        none_yet = await call(c, "get_campaign")
+        assert (none_yet["id"], none_yet["recipients"]) == (None, [])
+        assert "No campaigns yet" in none_yet["note"]
         catalogue = await call(c, "list_templates")
         [interest] = [t for t in catalogue["templates"] if t["name"] == "follow_up_interest_v1"]
         assert interest["parameters"][0] == {"position": 1, "meaning": "Customer's first name", "example": "Mei Xin"}

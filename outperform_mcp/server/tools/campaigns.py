@@ -37,22 +37,23 @@ class RecipientOut(BaseModel):
 
 
 class CampaignReport(BaseModel):
-    id: str
-    name: str
-    created_at: datetime
+    id: str | None = Field(None, description="Null when there are no campaigns yet")
+    name: str | None = None
+    created_at: datetime | None = None
     as_of: datetime
-    recipients: list[RecipientOut]
-    reached: int = Field(description="Recipients a message went out to")
-    replied: int
+    recipients: list[RecipientOut] = []
+    reached: int = Field(0, description="Recipients a message went out to")
+    replied: int = 0
     reply_rate: float | None = Field(None, description="replied / reached")
     median_first_reply_minutes: float | None = None
-    opted_out: int
+    opted_out: int = 0
     no_reply_tokens: list[str] = Field(
-        description="Reached, no reply, not opted out, first message older than no_reply_days: pass as tokens"
+        [], description="Reached, no reply, not opted out, first message older than no_reply_days: pass as tokens"
     )
-    inbox_cursor: int = Field(description="Pass as since to list_inbound/wait_for_reply for replies")
+    inbox_cursor: int | None = Field(None, description="Pass as since to list_inbound/wait_for_reply for replies")
     errors: list[str] = Field([], description="Threads the API could not read (replies there may be missing)")
     campaigns: list[CampaignSummary] = Field([], description="The 20 newest campaigns")
+    note: str | None = None
 
 
 def report_of(found: CampaignView, no_reply_days: float) -> CampaignReport:
@@ -115,7 +116,7 @@ async def get_campaign(
     recent = await d.store.run(_recent)
     key = campaign or (recent[0].id if recent else None)
     if key is None:
-        raise ToolError("no campaigns yet: every send_template batch starts or joins one")
+        return CampaignReport(as_of=d.guard.clock(), note="No campaigns yet: every send_template batch starts one.")
     found = await view(d.api, d.store, key, d.guard.clock())
     if found is None:
         names = ", ".join(f"{c.name} ({c.id})" for c in recent[:10]) or "none yet"
