@@ -18,8 +18,8 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from outperform_mcp.api.settings import ApiSettings
-from outperform_mcp.cli import sandbox_api
+from outperform_mcp.sandbox_wiring import sandbox_settings
+from outperform_mcp.settings import ApiSettings, Settings
 
 from .support import free_port, server_env
 
@@ -194,13 +194,13 @@ def test_missing_prompts_folder_stops_start(emulator: Any, tmp_path: Path) -> No
 
 
 def test_sandbox_gets_a_fresh_data_folder_per_process_unless_one_is_set(tmp_path: Path) -> None:
-    with sandbox_api(ApiSettings()) as one, sandbox_api(ApiSettings()) as two:
-        assert one.data_dir != two.data_dir
-        assert one.data_dir.is_dir()
-        assert not any(one.data_dir.iterdir())
-    assert not one.data_dir.exists()
-    with sandbox_api(ApiSettings(data_dir=tmp_path)) as kept:
-        assert kept.data_dir == tmp_path / "sandbox"
+    with sandbox_settings(Settings()) as one, sandbox_settings(Settings()) as two:
+        assert one.api.data_dir != two.api.data_dir
+        assert one.api.data_dir.is_dir()
+        assert not any(one.api.data_dir.iterdir())
+    assert not one.api.data_dir.exists()
+    with sandbox_settings(Settings(api=ApiSettings(data_dir=tmp_path))) as kept:
+        assert kept.api.data_dir == tmp_path / "sandbox"
 
 
 def test_port_in_use_is_one_clear_line(emulator: Any, tmp_path: Path) -> None:

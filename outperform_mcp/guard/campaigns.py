@@ -8,7 +8,6 @@ returned here, only whether and when someone replied.
 
 from __future__ import annotations
 
-import sqlite3
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,16 +15,16 @@ from datetime import datetime, timedelta
 
 import anyio
 
+from .. import phones
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..api.models import Conversation
 from ..store import campaigns as store_campaigns
 from ..store import contacts
-from ..store import inbox as events
 from ..store.campaigns import Campaign
 from ..store.db import Store
 from ..store.journal import WENT_OUT, SendRecord
-from ..store.replies import cursor_before, replies_since, reply_cursor_for_batch
+from ..store.replies import inbox_facts
 from .model import Draft
 
 _API_CONCURRENCY = 8
@@ -137,34 +136,19 @@ def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[da
 async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> CampaignView | None:
     """The campaign ``key`` (id or name) as of ``now``, or None when there is no such campaign."""
 
-    def read(conn: sqlite3.Connection) -> tuple[Campaign, list[SendRecord], int] | None:
-        campaign = store_campaigns.find(conn, key)
-        if campaign is None:
-            return None
-        rows = store_campaigns.sends(conn, campaign.id)
-        first = min((r.sending_at for r in rows if r.sending_at), default=None)
-        cursor = cursor_before(conn, first) if first else events.latest_id(conn)
-        return campaign, rows, cursor
-
-    found = await store.run(read)
+    found = await store.run(lambda conn: store_campaigns.load(conn, key))
     if found is None:
         return None
-    campaign, rows, cursor = found
+    campaign, rows, cursor = found.campaign, found.rows, found.cursor
     people = _recipients(rows)
-
-    def local(conn: sqlite3.Connection) -> None:
-        for person in people:
-            if person.sent_at is None:
-                continue
-            after = replies_since(conn, person.phone, person.sent_at)
-            if after:
-                person.replied_at, person.reply_source = after[0][0], "inbox"
-                person.opted_out_at = next((at for at, opt_out in after if opt_out), None)
-            state = contacts.get_state(conn, phone=person.phone)
-            if state and state.opted_out_at and state.opted_out_at >= person.sent_at:
-                person.opted_out_at = person.opted_out_at or state.opted_out_at
-
-    await store.run(local)
+    reached = [p for p in people if p.sent_at is not None]
+    country = api.settings.default_country
+    wanted = [(phones.key(p.phone, country), p.sent_at) for p in reached if p.sent_at is not None]
+    facts = await store.run(lambda conn: inbox_facts(conn, wanted))
+    for person, fact in zip(reached, facts, strict=True):
+        if fact.replies:
+            person.replied_at, person.reply_source = fact.replies[0][0], "inbox"
+        person.opted_out_at = next((at for at, opt_out in fact.replies if opt_out), None) or fact.opted_out_at
     errors: list[str] = []
     limiter = anyio.CapacityLimiter(_API_CONCURRENCY)
 
@@ -209,10 +193,5 @@ class Tracking:
 
 async def tracking(store: Store, approval_id: str | None) -> Tracking:
     """The campaign of a batch and the inbox cursor to wait for its replies from."""
-
-    def read(conn: sqlite3.Connection) -> Tracking:
-        if approval_id is None:
-            return Tracking(None, events.latest_id(conn))
-        return Tracking(store_campaigns.of_approval(conn, approval_id), reply_cursor_for_batch(conn, approval_id))
-
-    return await store.run(read)
+    campaign, cursor = await store.run(lambda conn: store_campaigns.tracking(conn, approval_id))
+    return Tracking(campaign, cursor)

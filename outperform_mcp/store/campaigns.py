@@ -12,8 +12,10 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from .db import SCHEMAS
-from .journal import SendRecord, ts
+from .db import SCHEMAS, iso
+from .inbox import latest_id
+from .journal import SendRecord
+from .replies import cursor_before, reply_cursor_for_batch
 
 SCHEMAS["campaigns"] = """
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -72,7 +74,7 @@ def attach(
         campaign = Campaign("cmp_" + secrets.token_hex(4), chosen, at)
         conn.execute(
             "INSERT INTO campaigns (id, name, created_at) VALUES (?, ?, ?)",
-            (campaign.id, campaign.name, ts(at)),
+            (campaign.id, campaign.name, iso(at)),
         )
     conn.execute(
         "INSERT OR IGNORE INTO campaign_approvals (approval_id, campaign_id) VALUES (?, ?)",
@@ -94,3 +96,30 @@ def sends(conn: sqlite3.Connection, campaign_id: str) -> list[SendRecord]:
         (campaign_id,),
     )
     return [SendRecord.of(r) for r in rows]
+
+
+@dataclass(frozen=True)
+class Loaded:
+    campaign: Campaign
+    rows: list[SendRecord]
+    cursor: int  # the inbox cursor just before its first message went out (else now)
+
+
+def load(conn: sqlite3.Connection, key: str) -> Loaded | None:
+    campaign = find(conn, key)
+    if campaign is None:
+        return None
+    rows = sends(conn, campaign.id)
+    first = min((r.sending_at for r in rows if r.sending_at), default=None)
+    return Loaded(campaign, rows, cursor_before(conn, first) if first else latest_id(conn))
+
+
+def recent_with_sends(conn: sqlite3.Connection, limit: int) -> list[tuple[Campaign, list[SendRecord]]]:
+    return [(c, sends(conn, c.id)) for c in recent(conn, limit)]
+
+
+def tracking(conn: sqlite3.Connection, approval_id: str | None) -> tuple[Campaign | None, int]:
+    """The campaign of a batch and the inbox cursor to wait for its replies from."""
+    if approval_id is None:
+        return None, latest_id(conn)
+    return of_approval(conn, approval_id), reply_cursor_for_batch(conn, approval_id)

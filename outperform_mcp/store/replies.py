@@ -9,10 +9,12 @@ if it came in before anyone started waiting.
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from datetime import datetime
 
-from .contacts import digits
-from .inbox import iso, latest_id
+from .contacts import get_state
+from .db import iso
+from .inbox import latest_id
 from .journal import WENT_OUT
 
 
@@ -23,10 +25,11 @@ def cursor_before(conn: sqlite3.Connection, moment: datetime) -> int:
 
 
 def replies_since(conn: sqlite3.Connection, phone: str, moment: datetime) -> list[tuple[datetime, bool]]:
-    """(received_at, opt_out) of every stored message from ``phone`` that came in at or after ``moment``."""
+    """(received_at, opt_out) of every stored message from ``phone`` (its E.164 key, see phones.py)
+    that came in at or after ``moment``."""
     rows = conn.execute(
         "SELECT received_at, opt_out FROM inbox_events WHERE phone = ? AND received_at >= ? ORDER BY id",
-        (digits(phone), iso(moment)),
+        (phone, iso(moment)),
     )
     return [(datetime.fromisoformat(r[0]), bool(r[1])) for r in rows]
 
@@ -56,3 +59,19 @@ def reply_cursor_for_batch(conn: sqlite3.Connection, approval_id: str) -> int:
     """Where to wait for replies to this batch from: just before its first message went out, else now."""
     sent_at = batch_went_out_at(conn, approval_id)
     return cursor_before(conn, sent_at) if sent_at else latest_id(conn)
+
+
+@dataclass(frozen=True)
+class InboxFacts:
+    replies: list[tuple[datetime, bool]]  # (received_at, opt_out) since the moment asked about
+    opted_out_at: datetime | None  # from the contact's state, if at or after that moment
+
+
+def inbox_facts(conn: sqlite3.Connection, wanted: list[tuple[str, datetime]]) -> list[InboxFacts]:
+    """For each (phone key, moment): the messages that came in since, and an opt-out since."""
+    out = []
+    for phone, since in wanted:
+        state = get_state(conn, phone=phone)
+        opted = state.opted_out_at if state and state.opted_out_at and state.opted_out_at >= since else None
+        out.append(InboxFacts(replies_since(conn, phone, since), opted))
+    return out

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from ... import phones
 from ...api.client import OutPerformClient
 from ...api.errors import DuplicateRecord, OutPerformError
 from ...api.models import Contact, NewContact
 from ...guard.lookup import look_up
 from ..deps import Ctx, deps
 from ..errors import upstream
-from ..inbox import same_number
+from ..params import Page, Token
 from ..registry import tool
-from ..views import ContactOut, MessageOut, SessionWindow
+from ..views import ContactOut, SessionWindow, ThreadMessage
 from .labels import canonical_label
-from .params import Page, Token
 
 Phone = Annotated[
     str,
@@ -40,7 +39,7 @@ class ContactList(BaseModel):
 
 class ContactDetail(ContactOut):
     window: SessionWindow = Field(description="Whether a free-text message may be sent now")
-    last_message: MessageOut | None = None
+    last_message: ThreadMessage | None = None
 
 
 class CreatedContact(ContactOut):
@@ -91,7 +90,7 @@ async def get_contact(ctx: Ctx, token: Token) -> ContactDetail:
     return ContactDetail(
         **ContactOut.of(view.contact).model_dump(),
         window=SessionWindow.of(view.window),
-        last_message=MessageOut.of(messages[-1]) if messages else None,
+        last_message=ThreadMessage.of(messages[-1]) if messages else None,
     )
 
 
@@ -105,26 +104,31 @@ async def create_contact(
 ) -> CreatedContact:
     """Add a contact (lead); returns its token. A number already in the CRM returns that contact
     (created=false)."""
-    digits = re.sub(r"[^0-9]", "", phone)
     api = deps(ctx).api
+    # Assumption: the API takes E.164 digits (its page shows a local number in one example and an
+    # international one in the webhook's); one form keeps one contact per subscriber.
+    try:
+        number = phones.normalise(phone, api.settings.default_country)
+    except phones.PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
     with upstream():
         try:
-            created = await api.create_contact(NewContact(name=name.strip(), phone=digits, email=email, labels=labels))
+            created = await api.create_contact(NewContact(name=name.strip(), phone=number, email=email, labels=labels))
         except DuplicateRecord:
-            existing = await _existing(api, digits)
+            existing = await _existing(api, number)
             if existing is None:
                 raise ToolError("contact already exists: use search_contacts with this number to find it") from None
             return CreatedContact(**ContactOut.of(existing).model_dump(), created=False)
     return CreatedContact(**ContactOut.of(created).model_dump(), created=True)
 
 
-async def _existing(api: OutPerformClient, digits: str) -> Contact | None:
+async def _existing(api: OutPerformClient, number: str) -> Contact | None:
     """The contact that already has this number (what a duplicate-record refusal refers to)."""
     try:
-        page = await api.list_contacts(search=digits, limit=10)
+        page = await api.list_contacts(search=number, limit=10)
     except OutPerformError:
         return None
-    return next((c for c in page.items if same_number(c.phone, digits)), None)
+    return next((c for c in page.items if phones.same(c.phone, number, api.settings.default_country)), None)
 
 
 @tool("contacts", title="List labels", read_only=True)

@@ -6,13 +6,12 @@ The API has no endpoint for templates, so the catalogue is the templates file in
 
 from __future__ import annotations
 
-from mcp.server.mcpserver import MCPServer
 from pydantic import BaseModel, Field
 
 from ...guard.service import SendService
 from ...guard.templates import Template
 from ..deps import Ctx, Deps, deps
-from ..registry import tool
+from ..registry import resource, tool
 
 NO_FILE = (
     "No templates file is configured, so template bodies and parameters are unknown here (previews show "
@@ -70,9 +69,6 @@ async def list_templates(ctx: Ctx) -> TemplateList:
     return catalogue(deps(ctx).guard)
 
 
-def register_template_resource(server: MCPServer, d: Deps) -> None:
-    @server.resource(
-        "outperform://templates", name="templates", title="WhatsApp templates", mime_type="application/json"
-    )
-    async def templates() -> dict[str, object]:
-        return catalogue(d.guard).model_dump(mode="json", exclude_none=True)
+@resource("messaging", "outperform://templates", name="templates", title="WhatsApp templates")
+async def templates(deps: Deps) -> dict[str, object]:
+    return catalogue(deps.guard).model_dump(mode="json", exclude_none=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 from typing import Annotated
 
@@ -11,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from ...guard.campaigns import CampaignView, view
 from ...store import campaigns as store_campaigns
-from ...store.journal import WENT_OUT
+from ...store.campaigns import Campaign
+from ...store.journal import WENT_OUT, SendRecord
 from ..deps import Ctx, deps
 from ..registry import tool
 
@@ -85,21 +85,15 @@ def report_of(found: CampaignView, no_reply_days: float) -> CampaignReport:
     )
 
 
-def _recent(conn: sqlite3.Connection, limit: int = 20) -> list[CampaignSummary]:
-    out = []
-    for c in store_campaigns.recent(conn, limit):
-        rows = store_campaigns.sends(conn, c.id)
-        out.append(
-            CampaignSummary(
-                id=c.id,
-                name=c.name,
-                created_at=c.created_at,
-                templates=list(dict.fromkeys(r.template for r in rows if r.template)),
-                recipients=len({r.token for r in rows}),
-                sent=len({r.token for r in rows if r.status in WENT_OUT}),
-            )
-        )
-    return out
+def _summary(c: Campaign, rows: list[SendRecord]) -> CampaignSummary:
+    return CampaignSummary(
+        id=c.id,
+        name=c.name,
+        created_at=c.created_at,
+        templates=list(dict.fromkeys(r.template for r in rows if r.template)),
+        recipients=len({r.token for r in rows}),
+        sent=len({r.token for r in rows if r.status in WENT_OUT}),
+    )
 
 
 @tool("messaging", title="Campaign report", read_only=True)
@@ -113,7 +107,9 @@ async def get_campaign(
     """A campaign's results: per recipient status, reply, opt-out; reply rate, median reply time;
     no_reply_tokens feed a follow-up send_template."""
     d = deps(ctx)
-    recent = await d.store.run(_recent)
+    recent = [
+        _summary(c, rows) for c, rows in await d.store.run(lambda conn: store_campaigns.recent_with_sends(conn, 20))
+    ]
     key = campaign or (recent[0].id if recent else None)
     if key is None:
         return CampaignReport(as_of=d.guard.clock(), note="No campaigns yet: every send_template batch starts one.")
