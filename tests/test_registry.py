@@ -21,6 +21,7 @@ ALL = {
     "outperform://contacts/{token}/conversation",
     "outperform://inbox",
     "outperform://inbox/{token}",
+    "outperform://templates",
 }
 # The opt-in toolsets' resources: served only when insights / sql are asked for.
 MIRROR = {"outperform://mirror/status", "outperform://mirror/views"}
@@ -46,7 +47,7 @@ def test_every_resource_belongs_to_a_toolset() -> None:
         (Selection(read_only=True), ALL),  # resources only read
         (Selection(toolsets=("inbox",)), {"outperform://inbox", "outperform://inbox/{token}"}),
         (Selection(toolsets=("contacts",)), {"outperform://labels", "outperform://contacts/{token}"}),
-        (Selection(toolsets=("messaging",)), set()),
+        (Selection(toolsets=("messaging",)), {"outperform://templates"}),
         (Selection(toolsets=("all",)), ALL | MIRROR),
         (Selection(toolsets=("sql",)), {"outperform://mirror/views"}),
         (Selection(include=("get_conversation",)), {"outperform://contacts/{token}/conversation"}),
