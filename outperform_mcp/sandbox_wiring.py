@@ -41,6 +41,7 @@ def sandbox_settings(settings: Settings, *, host: str = "127.0.0.1", port: int =
         # an earlier sandbox run would not match it. OUTPERFORM_DATA_DIR keeps one on purpose.
         if api.data_dir != default_data_dir():  # OUTPERFORM_DATA_DIR was set
             data_dir = api.data_dir / "sandbox"
+            forget_mirror(data_dir)
         else:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outperform-sandbox-")))
         log.info("sandbox data folder: %s", data_dir)
@@ -53,7 +54,6 @@ def sandbox_settings(settings: Settings, *, host: str = "127.0.0.1", port: int =
                 "data_dir": data_dir,
             }
         )
-        forget_mirror(sandboxed.data_dir)
         guard = settings.guard
         if guard.templates_file is None:  # send previews render the emulator's own template bodies
             guard = guard.model_copy(update={"templates_file": TEMPLATES_PATH})
@@ -67,6 +67,8 @@ def forget_mirror(data_dir: Path) -> None:
     from .store import mirror
     from .store.db import Store
 
+    if not (data_dir / "outperform.db").exists():
+        return
     store = Store(data_dir / "outperform.db")
     try:
         store.call(mirror.reset)
