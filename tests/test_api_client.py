@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -162,7 +163,9 @@ async def test_expired_token_mid_run_refreshes_once(settings: ApiSettings, emula
 
 
 async def test_rotation_old_refresh_token_dies(settings: ApiSettings, emulator: Any) -> None:
-    async with httpx.AsyncClient() as raw:
+    """Each refresh rotates the refresh token and kills the old one, so the client must keep the
+    newest: refreshing twice in a row never falls back to logging in again."""
+    async with httpx.AsyncClient() as raw:  # the emulator rotates like the API
         base = emulator.base_url
         login = (
             await raw.get(
@@ -179,6 +182,19 @@ async def test_rotation_old_refresh_token_dies(settings: ApiSettings, emulator: 
             f"{base}/oauth_access", params={"refresh_token": login["refresh_token"], "client_id": emulator.client_id}
         )
         assert again.status_code == 401
+
+    async with OutPerformClient(settings) as api:
+        await api.list_labels()
+        control(emulator, "POST", "stats/reset")
+        refresh_tokens = set()
+        for _ in range(3):
+            control(emulator, "POST", "expire_tokens")
+            await api.list_labels()
+            refresh_tokens.add(api.tokens.secrets()[-1])
+    counts = stats(emulator)
+    assert counts.get("oauth_login", 0) == 0  # every refresh used the live (newest) refresh token
+    assert counts["oauth_access"] == 3
+    assert len(refresh_tokens) == 3
 
 
 async def test_revoked_refresh_token_logs_in_again(settings: ApiSettings, emulator: Any) -> None:
@@ -294,12 +310,51 @@ async def test_send_with_stale_token_is_replayed_once_safely(settings: ApiSettin
     assert len(sent) == 1
 
 
-async def test_no_secret_in_repr_or_errors(settings: ApiSettings, emulator: Any) -> None:
+def shown(exc: BaseException) -> str:
+    """Everything an error can put in front of someone: its text, args and whole traceback chain."""
+    return "".join(traceback.format_exception(exc)) + repr(exc) + repr(exc.args)
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind"),
+    [("oauth_login", "500"), ("oauth_login", "drop"), ("oauth_access", "malformed"), ("list_labels", "503")],
+)
+async def test_no_secret_in_repr_or_errors(settings: ApiSettings, emulator: Any, operation: str, kind: str) -> None:
+    """Each failing step of the token dance (the client secret and the refresh token travel in query
+    strings) ends in an error that names no secret, neither in its text nor in its chained causes."""
+    async with OutPerformClient(settings.model_copy(update={"retry_attempts": 1})) as api:
+        await api.list_labels()
+        held = set(api.tokens.secrets())
+        assert len(held) == 3  # client secret, access token, refresh token
+        control(emulator, "POST", "expire_tokens")
+        if operation == "oauth_login":
+            control(emulator, "POST", "revoke_refresh_tokens")
+        fault(emulator, operation, kind)
+        with pytest.raises(errors.OutPerformError) as info:
+            await api.list_labels()
+        held |= set(api.tokens.secrets())
+        text = repr(api.tokens) + repr(settings) + shown(info.value)
+    assert operation.removeprefix("list_") in str(info.value)  # the error still says which step failed
+    for secret in held:
+        assert secret not in text
+
+
+async def test_wrong_secret_is_not_echoed(settings: ApiSettings) -> None:
+    wrong = settings.model_copy(update={"client_secret": SecretStr("wrong-secret-0123456789")})
+    async with OutPerformClient(wrong) as api:
+        with pytest.raises(errors.OutPerformError) as info:
+            await api.list_labels()
+    assert "wrong-secret-0123456789" not in shown(info.value)
+
+
+async def test_error_text_is_scrubbed_of_held_secrets(settings: ApiSettings) -> None:
+    """An API that echoes a token back in its error text does not get it into ours."""
     async with OutPerformClient(settings) as api:
         await api.list_labels()
-        text = repr(api.tokens) + repr(settings)
         for secret in api.tokens.secrets():
-            assert secret not in text
+            scrubbed = api._scrub(errors.BadRequest(f"list_labels: token {secret} is not valid"))
+            assert secret not in shown(scrubbed)
+            assert "***" in str(scrubbed)
 
 
 async def test_secrets_never_reach_the_logs(
