@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
@@ -108,3 +109,10 @@ async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
     result = await client.call_tool(name, args)
     assert result.is_error is True, result.structured_content
     return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` is truthy (for state that offers no event to wait on)."""
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - polling state owned by other code
+            await anyio.sleep(0.01)
