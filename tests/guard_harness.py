@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import uvicorn
 from mcp.client.session import ClientRequestContext
 from mcp.server.mcpserver import MCPServer
 
+from outperform_mcp.guard.model import now_utc
 from outperform_mcp.guard.service import SendService
 from outperform_mcp.guard.settings import GuardSettings
 from outperform_mcp.sandbox.templates import TEMPLATES_PATH
@@ -41,13 +43,18 @@ def guard_settings(**overrides: Any) -> GuardSettings:
 
 @asynccontextmanager
 async def guarded(
-    emulator: Any, data_dir: Path, *, server_settings: ServerSettings | None = None, **guard: Any
+    emulator: Any,
+    data_dir: Path,
+    *,
+    server_settings: ServerSettings | None = None,
+    clock: Callable[[], datetime] = now_utc,
+    **guard: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
-    """An MCPServer over real Deps whose send service uses ``guard`` settings."""
+    """An MCPServer over real Deps whose send service uses ``guard`` settings (and ``clock``)."""
     reset(emulator)
     async with open_deps(api_settings(emulator, data_dir), server_settings or ServerSettings()) as deps:
         assert deps.api is not None
-        deps.guard = SendService(deps.api, deps.store, guard_settings(**guard))
+        deps.guard = SendService(deps.api, deps.store, guard_settings(**guard), clock=clock)
         await deps.guard.start()
         yield build_server(deps), deps
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -116,3 +118,29 @@ async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> N
     with anyio.fail_after(seconds):
         while not condition():  # noqa: ASYNC110 - polling state owned by other code
             await anyio.sleep(0.01)
+
+
+class Clock:
+    """A wall clock that moves only when told (for SendService): expiry tests never wait for real."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Monotonic:
+    """A monotonic clock that moves only when told (for TokenManager)."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

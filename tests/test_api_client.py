@@ -19,7 +19,7 @@ from outperform_mcp.api.client import OutPerformClient
 from outperform_mcp.api.models import NewContact
 from outperform_mcp.api.settings import ApiSettings
 
-from .support import api_settings, control
+from .support import Monotonic, api_settings, control
 
 pytestmark = pytest.mark.anyio
 
@@ -208,16 +208,20 @@ async def test_revoked_refresh_token_logs_in_again(settings: ApiSettings, emulat
 
 
 async def test_refresh_ahead_of_expiry(settings: ApiSettings, emulator: Any) -> None:
-    control(emulator, "POST", "config", {"token_lifetime": 2})
-    async with OutPerformClient(settings) as api:
+    control(emulator, "POST", "config", {"token_lifetime": 100})
+    clock = Monotonic()
+    async with OutPerformClient(settings, clock=clock) as api:
         await api.list_labels()
-        await anyio.sleep(1.7)  # past the refresh point (lifetime - lifetime/5), before expiry
         control(emulator, "POST", "stats/reset")
+        clock.advance(79)  # before the refresh point (lifetime - lifetime/5): the token is reused
+        await api.list_labels()
+        assert stats(emulator).get("oauth_access", 0) == 0
+        clock.advance(2)  # past the refresh point, well before the API would refuse the token
         await api.list_labels()
         counts = stats(emulator)
         # Refreshed before the call, so the API never refused a token.
         assert counts.get("oauth_access") == 1
-        assert counts.get("list_labels") == 1
+        assert counts.get("list_labels") == 2
 
 
 async def test_200_concurrent_calls_at_expiry_one_refresh(settings: ApiSettings, emulator: Any) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
@@ -140,7 +141,13 @@ def _int(value: Any, default: int) -> int:
 class OutPerformClient:
     """``async with OutPerformClient(settings) as api: await api.list_contacts()``."""
 
-    def __init__(self, settings: ApiSettings, *, persist_tokens: bool | None = None) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        persist_tokens: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         missing = settings.missing()
         if missing:
             raise ConfigurationError(f"missing settings: {', '.join(missing)}")
@@ -163,6 +170,7 @@ class OutPerformClient:
             client_secret=settings.client_secret,
             refresh_margin=settings.refresh_margin,
             token_file=token_file,
+            clock=clock,
         )
         self._auth = BearerAuth(self.tokens)
 
