@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from datetime import date, timedelta
 from pathlib import Path
@@ -256,28 +255,45 @@ async def test_persisted_refresh_token_survives_restart(settings: ApiSettings, e
     assert stats(emulator).get("oauth_login", 0) == 0
 
 
+class Backoff:
+    """Records the waits between read attempts instead of sleeping through them."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
 @pytest.mark.parametrize("kind", ["429", "500", "503", "malformed", "drop"])
 async def test_reads_retry_transient_faults(settings: ApiSettings, emulator: Any, kind: str) -> None:
-    async with OutPerformClient(settings) as api:
+    backoff = Backoff()
+    async with OutPerformClient(settings, sleep=backoff) as api:
         await api.list_labels()
-        fault(emulator, "list_labels", kind, count=2, retry_after=0.2)
+        fault(emulator, "list_labels", kind, count=2, retry_after=2.5)
         control(emulator, "POST", "stats/reset")
-        started = time.monotonic()
         labels = await api.list_labels()
         assert labels
         assert stats(emulator)["list_labels"] == 3
-        if kind == "429":
-            assert time.monotonic() - started >= 0.4  # Retry-After honoured twice
+    assert len(backoff.waits) == 2
+    assert all(0 < wait <= settings.retry_max_seconds for wait in backoff.waits)
+    if kind == "429":
+        assert backoff.waits == [2.5, 2.5]  # Retry-After honoured (above the backoff's own wait)
+    else:
+        assert max(backoff.waits) < 2.5
 
 
 async def test_reads_give_up_with_a_typed_error(settings: ApiSettings, emulator: Any) -> None:
-    async with OutPerformClient(settings) as api:
+    backoff = Backoff()
+    async with OutPerformClient(settings, sleep=backoff) as api:
         await api.list_labels()
         fault(emulator, "list_labels", "503", count=20)
+        control(emulator, "POST", "stats/reset")
         with pytest.raises(errors.UpstreamUnavailable) as info:
             await api.list_labels()
         assert "try again" in str(info.value)
-        assert stats(emulator)["list_labels"] <= 1 + settings.retry_attempts
+        assert stats(emulator)["list_labels"] == settings.retry_attempts
+    assert len(backoff.waits) == settings.retry_attempts - 1
 
 
 async def test_send_dropped_after_write_is_unknown_and_not_repeated(settings: ApiSettings, emulator: Any) -> None:

@@ -127,10 +127,13 @@ async def test_chatbot_filters(client: Client) -> None:
     assert all(i["sentiment"] == "positive" and i["concluded"] for i in page["items"])
 
 
-async def test_upstream_failure_is_a_tool_error_without_secrets(client: Client, emulator: Any) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_upstream_failure_is_a_tool_error_without_secrets(emulator: Any, tmp_path: Path, mode: str) -> None:
     rules = [{"operation": "list_labels", "kind": "503", "count": 50}]
     httpx.post(f"{emulator.root_url}/_sandbox/faults", json={"rules": rules}).raise_for_status()
-    text = await error_text(client, "list_labels", {})
+    # One attempt: retrying is the API client's business (test_api_client), not what this checks.
+    async with server_for(emulator, tmp_path, retry_attempts=1) as (server, _), Client(server, mode=mode) as client:
+        text = await error_text(client, "list_labels", {})
     assert "try again" in text
     assert emulator.client_secret not in text
 

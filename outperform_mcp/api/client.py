@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
+import anyio
 import httpx2
 from pydantic import BaseModel, ValidationError
 from tenacity import (
@@ -147,6 +148,7 @@ class OutPerformClient:
         *,
         persist_tokens: bool | None = None,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         missing = settings.missing()
         if missing:
@@ -154,6 +156,7 @@ class OutPerformClient:
         assert settings.client_id is not None
         assert settings.client_secret is not None
         self.settings = settings
+        self._sleep = sleep  # the backoff between read attempts (tests record it instead of waiting)
         # The HTTP client is built on first use: it loads the TLS trust store, which start-up can skip.
         self._http_client: httpx2.AsyncClient | None = None
         persist = settings.persist_refresh_token if persist_tokens is None else persist_tokens
@@ -229,6 +232,7 @@ class OutPerformClient:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(s.retry_attempts) | stop_after_delay(s.retry_max_seconds),
                 wait=wait,
+                sleep=self._sleep,
                 retry=retry_if_exception_type(_Transient),
                 reraise=True,
             ):
