@@ -28,7 +28,7 @@ from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
 from outperform_mcp.server.settings import ServerSettings
 
-from .support import api_settings, control, free_port
+from .support import Clock, api_settings, control, free_port
 
 MODES = ["auto", "legacy"]  # 2026-07-28 (input-required retries) and the handshake era
 
@@ -97,18 +97,33 @@ def people(emulator: Any) -> People:
 
 
 class Human:
-    """Plays the person answering elicitation dialogs; remembers what they were shown."""
+    """Plays the person answering elicitation dialogs; remembers what they were shown.
 
-    def __init__(self, action: str = "accept", *, send: bool = True, delay: float = 0.0) -> None:
+    ``never_answers``: the dialog stays open until the client goes away. ``thinks``: seconds the
+    answer takes, spent on the server's injected ``clock`` (see ``guarded``), not waited for.
+    """
+
+    def __init__(
+        self,
+        action: str = "accept",
+        *,
+        send: bool = True,
+        never_answers: bool = False,
+        thinks: tuple[Clock, float] | None = None,
+    ) -> None:
         self.action = action
         self.send = send
-        self.delay = delay
+        self.never_answers = never_answers
+        self.thinks = thinks
         self.shown: list[str] = []
 
     async def __call__(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
         self.shown.append(getattr(params, "message", ""))
-        if self.delay:
-            await anyio.sleep(self.delay)
+        if self.never_answers:
+            await anyio.sleep_forever()
+        if self.thinks is not None:
+            clock, seconds = self.thinks
+            clock.advance(seconds)
         if self.action == "accept":
             return types.ElicitResult(action="accept", content={"send": self.send})
         return types.ElicitResult(action=self.action)
