@@ -88,7 +88,10 @@ async def test_a_reply_reaches_the_waiting_agent_the_listener_and_opens_the_wind
         assert state.opted_out_at is None
 
 
-async def test_handshake_era_clients_get_resource_updates_after_subscribing(emulator: Any, running: Running) -> None:
+@pytest.mark.parametrize("over", ["in-process", "http"])  # a stdio-like session; stateful HTTP
+async def test_handshake_era_clients_get_resource_updates_after_subscribing(
+    emulator: Any, running: Running, over: str
+) -> None:
     got: list[str] = []
 
     async def on_message(message: object) -> None:
@@ -97,33 +100,32 @@ async def test_handshake_era_clients_get_resource_updates_after_subscribing(emul
 
     assert running.deps.inbox is not None
     push = running.deps.inbox.push
-    for target in (running.server, running.mcp_url):  # in-process stdio-like session, stateful HTTP
+    target = running.server if over == "in-process" else running.mcp_url
+    async with Client(target, mode="legacy", message_handler=on_message) as client:
+        caps = client.server_capabilities.resources
+        assert caps is not None
+        assert caps.subscribe is True
+        token = await token_of(client, "Daniel Lee")
+        aisha = await token_of(client, "Aisha Rahman")
+        uri, sentinel = contact_uri(token), contact_uri(aisha)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            await client.subscribe_resource(uri)
+        await inbound(emulator, prospect_token=token, text=f"hello over {over}")
+        await eventually(lambda: uri in got)
+        # Updates go out in order (the inbox's before the contact's), so a wrong one is here by now.
+        assert got == [uri]  # only what was subscribed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            await client.unsubscribe_resource(uri)
+            await client.subscribe_resource(sentinel)  # held until the connection closes
         got.clear()
-        async with Client(target, mode="legacy", message_handler=on_message) as client:
-            caps = client.server_capabilities.resources
-            assert caps is not None
-            assert caps.subscribe is True
-            token = await token_of(client, "Daniel Lee")
-            uri = contact_uri(token)
-            sentinel = contact_uri(await token_of(client, "Aisha Rahman"))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                await client.subscribe_resource(uri)
-            await inbound(emulator, prospect_token=token, text=f"hello from {type(target).__name__}")
-            await eventually(lambda: uri in got)  # noqa: B023 - awaited within this iteration
-            # Updates go out in order (the inbox's before the contact's), so a wrong one is here by now.
-            assert got == [uri]  # only what was subscribed
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                await client.unsubscribe_resource(uri)
-                await client.subscribe_resource(sentinel)  # held until the connection closes
-            got.clear()
-            await inbound(emulator, prospect_token=token, text="after unsubscribing")
-            await inbound(emulator, contact=AISHA_PHONE, text="sentinel")
-            await eventually(lambda: sentinel in got)  # noqa: B023 - awaited within this iteration
-            assert got == [sentinel]  # nothing for Daniel arrived ahead of it
-            assert push.subscribers(sentinel) == 1
-        await eventually(lambda: not push.subscribers(sentinel))  # noqa: B023 - closed connections are forgotten
+        await inbound(emulator, prospect_token=token, text="after unsubscribing")
+        await inbound(emulator, prospect_token=aisha, text="sentinel")
+        await eventually(lambda: sentinel in got)
+        assert got == [sentinel]  # nothing for Daniel arrived ahead of it
+        assert push.subscribers(sentinel) == 1
+    await eventually(lambda: not push.subscribers(sentinel))  # closed connections are forgotten
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
