@@ -12,9 +12,9 @@ from mcp import Client
 
 from outperform_mcp.api.client import OutPerformClient
 from outperform_mcp.api.models import NewContact
-from outperform_mcp.api.settings import ApiSettings
 from outperform_mcp.sandbox import state as emulator_state
 from outperform_mcp.sandbox.models import Contact as EmulatedContact
+from outperform_mcp.settings import ApiSettings
 
 from .support import api_settings, call, control, error_text, server_for
 

@@ -17,7 +17,7 @@ from mcp import Client
 from mcp.server.subscriptions import ResourceUpdated
 
 from outperform_mcp.guard.model import Window
-from outperform_mcp.server.inbox import INBOX_URI, contact_uri
+from outperform_mcp.server.inbox.resources import INBOX_URI, contact_uri
 from outperform_mcp.store import contacts
 from outperform_mcp.store import inbox as events
 
@@ -64,7 +64,7 @@ async def test_a_reply_reaches_the_waiting_agent_the_listener_and_opens_the_wind
         assert inbox is not None
         async with listener.listen(resource_subscriptions=uris) as stream, anyio.create_task_group() as tg:
             tg.start_soon(wait)
-            await eventually(lambda: AISHA_PHONE in inbox._waiters)  # the agent waits before the customer writes
+            await eventually(lambda: len(inbox.waiters))  # the agent waits before the customer writes
             delivery = await inbound(emulator, prospect_token=token, text="Yes, please send the invoice again")
             with anyio.fail_after(5):
                 async for event in stream:
@@ -99,7 +99,7 @@ async def test_handshake_era_clients_get_resource_updates_after_subscribing(
             got.append(message.params.uri)
 
     assert running.deps.inbox is not None
-    push = running.deps.inbox.push
+    push = running.deps.push
     target = running.server if over == "in-process" else running.mcp_url
     async with Client(target, mode="legacy", message_handler=on_message) as client:
         caps = client.server_capabilities.resources
@@ -143,7 +143,7 @@ async def test_waiting_times_out_is_cancellable_and_holds_no_connection(running:
         with anyio.CancelScope() as scope:
 
             async def cancel_later() -> None:
-                await eventually(lambda: inbox._waiters)  # the call is waiting...
+                await eventually(lambda: len(inbox.waiters))  # the call is waiting...
                 stored = await http.post(running.webhook, json=payload("someone else", phone="60100000001"))
                 assert stored.status_code == 200  # ...without holding the store
                 scope.cancel()
@@ -152,7 +152,7 @@ async def test_waiting_times_out_is_cancellable_and_holds_no_connection(running:
                 tg.start_soon(cancel_later)
                 await client.call_tool("wait_for_reply", {"token": token, "seconds": 60})
         assert scope.cancelled_caught
-        await eventually(lambda: not inbox._waiters)  # the cancelled wait cleaned up after itself
+        await eventually(lambda: not inbox.waiters)  # the cancelled wait cleaned up after itself
 
 
 async def test_since_returns_unread_messages_already_received(running: Running) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from outperform_mcp.guard.model import Draft, Recipient, Window
 from outperform_mcp.guard.policy import Usage, check, switch_and_quota
-from outperform_mcp.guard.settings import GuardSettings
+from outperform_mcp.settings import GuardSettings
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 OPEN = Window(NOW - timedelta(hours=1))
