@@ -47,11 +47,13 @@ async def guarded(
     *,
     server_settings: ServerSettings | None = None,
     clock: Callable[[], datetime] = now_utc,
+    api: dict[str, Any] | None = None,
     **guard: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
-    """An MCPServer over real Deps whose send service uses ``guard`` settings (and ``clock``)."""
+    """An MCPServer over real Deps whose send service uses ``guard`` settings and ``clock``
+    (``api``: API setting overrides)."""
     reset(emulator)
-    settings = Settings(api=api_settings(emulator, data_dir), server=server_settings or ServerSettings())
+    settings = Settings(api=api_settings(emulator, data_dir, **(api or {})), server=server_settings or ServerSettings())
     async with open_deps(settings) as deps:
         assert deps.api is not None
         deps.guard = SendService(deps.api, deps.store, guard_settings(**guard), clock=clock)

@@ -25,8 +25,6 @@ from outperform_mcp.store.contacts import is_opt_out
         "berhenti",  # Malay
         "Please unsubscribe me",
         "stop messaging me",
-        "Can you stop texting me?",
-        "stop sending me these",
         "please stop contacting me, thanks",
         "remove me from your list",
     ],
