@@ -16,7 +16,9 @@ import pytest
 from mcp import Client
 
 from outperform_mcp.guard.service import SendService
+from outperform_mcp.mirror.sync import Mirror
 from outperform_mcp.server.app import Selection, build_server
+from outperform_mcp.settings import MirrorSettings
 from outperform_mcp.store import inbox as events
 
 from .guard_harness import Human, guard_settings, guarded, http_app, open_page, people, sent
@@ -246,3 +248,68 @@ async def test_replies_read_from_the_conversation_when_no_webhook_came_and_days_
     by_token = {r["token"]: r for r in report["recipients"]}
     assert by_token[p.aisha]["replied_at"] is not None
     assert by_token[p.daniel]["replied_at"] is None
+
+
+async def test_campaign_segment_and_report_agree_with_get_campaign(emulator: Any, running: Running) -> None:
+    p = people(emulator)
+    running.deps.mirror = Mirror(running.deps.api, running.deps.store, MirrorSettings(sync_rate=0, sync_interval=0))
+    insights = build_server(running.deps, Selection(toolsets=("messaging", "insights")))
+    async with Client(insights, elicitation_callback=Human()) as c:
+        out = await call(
+            c,
+            "send_template",
+            {
+                "tokens": [p.daniel, p.aisha, p.kevin],
+                "template": "follow_up_interest_v1",
+                "params": ["{first_name}", "the Cheras show unit"],
+                "campaign": "Cheras launch",
+            },
+        )
+        assert out["status"] == "sent", out
+        await inbound(emulator, prospect_token=p.daniel, text="Yes, Friday afternoon works")
+        await inbound(emulator, prospect_token=p.kevin, text="STOP")
+        await eventually(lambda: running.deps.inbox.stats.stored >= 2)
+        truth = await call(c, "get_campaign", {"campaign": "Cheras launch"})
+
+        async def members(**args: Any) -> list[str]:
+            page = await call(c, "segment", {"kind": "campaign", "campaign": "cheras launch", "limit": 2, **args})
+            tokens = [r[0] for r in page["rows"]]
+            while page["next_cursor"]:
+                page = await call(
+                    c,
+                    "segment",
+                    {
+                        "kind": "campaign",
+                        "campaign": out["campaign_id"],
+                        "cursor": page["next_cursor"],
+                        "limit": 2,
+                        **args,
+                    },
+                )
+                tokens += [r[0] for r in page["rows"]]
+            return tokens
+
+        everyone = await members(refresh=True)
+        replied = await members(replied=True)
+        silent = await members(replied=False)
+        table = await call(c, "report", {"group_by": "campaign"})
+        missing = await error_text(c, "segment", {"kind": "campaign", "campaign": "no such"})
+    by_token = {r["token"]: r for r in truth["recipients"]}
+    assert everyone == sorted(by_token)
+    assert replied == sorted(t for t, r in by_token.items() if r["replied_at"])
+    assert silent == truth["no_reply_tokens"] == [p.aisha]
+    assert table["columns"] == [
+        "campaign",
+        "recipients",
+        "sent",
+        "replied",
+        "reply_rate",
+        "median_first_reply_min",
+        "opted_out",
+    ]
+    [row] = table["rows"]
+    assert row[:4] == ["Cheras launch", 3, truth["reached"], truth["replied"]]
+    assert row[4] == pytest.approx(100 * truth["reply_rate"], abs=0.1)
+    assert row[5] == pytest.approx(truth["median_first_reply_minutes"], abs=1)  # the mirror keeps whole seconds
+    assert row[6] == truth["opted_out"] == 1
+    assert "no campaign 'no such'" in missing

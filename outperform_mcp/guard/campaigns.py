@@ -11,18 +11,18 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import anyio
 
 from .. import phones
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
-from ..api.models import Conversation
+from ..api.models import Conversation, Message
 from ..store import campaigns as store_campaigns
-from ..store import contacts
+from ..store import contacts, mirror_queries
 from ..store.campaigns import Campaign
-from ..store.db import Store
+from ..store.db import Connection, Store
 from ..store.journal import WENT_OUT, SendRecord
 from ..store.replies import inbox_facts
 from .model import Draft
@@ -174,6 +174,36 @@ async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> 
             if person.sent_at is not None and person.replied_at is None:
                 tg.start_soon(from_api, person)
     return CampaignView(campaign, people, now, cursor, errors[:5])
+
+
+def _from_mirror(conn: Connection, found: store_campaigns.Loaded, now: datetime) -> CampaignView:
+    """The campaign with replies and opt-outs read from the local mirror (the API's threads with the
+    webhook events folded in), by the same rule as a thread read from the API: no API call."""
+    people = _recipients(found.rows)
+    for person in people:
+        if person.sent_at is None:
+            continue
+        lines = mirror_queries.thread_from(conn, person.token, int(person.sent_at.timestamp()))
+        thread = Conversation(
+            token=person.token,
+            messages=[Message(timestamp=datetime.fromtimestamp(at, UTC), direction=d, text=t) for at, d, t in lines],
+        )
+        person.replied_at, person.opted_out_at = _reply_in_thread(
+            thread, [r for r in found.rows if r.token == person.token]
+        )
+        person.reply_source = "mirror" if person.replied_at else None
+    return CampaignView(found.campaign, people, now, found.cursor)
+
+
+def mirror_view(conn: Connection, key: str, now: datetime) -> CampaignView | None:
+    """The campaign ``key`` (id or name) answered from the mirror, or None when there is none."""
+    found = store_campaigns.load(conn, key)
+    return None if found is None else _from_mirror(conn, found, now)
+
+
+def mirror_views(conn: Connection, start: datetime, end: datetime, now: datetime) -> list[CampaignView]:
+    """Every campaign created in [start, end), oldest first, answered from the mirror."""
+    return [_from_mirror(conn, found, now) for found in store_campaigns.created_between(conn, start, end)]
 
 
 async def join_campaign(store: Store, approval_id: str, draft: Draft, now: datetime) -> Campaign:

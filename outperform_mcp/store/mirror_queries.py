@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label"]
-GroupBy = Literal["none", "label", "day", "week", "template"]
+SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label", "campaign"]
+GroupBy = Literal["none", "label", "day", "week", "template", "campaign"]
 Metric = Literal[
     "contacts",
     "inbound",
@@ -137,6 +137,17 @@ def segment(
     rows = rows[:limit]
     next_cursor = encode_cursor(int(rows[-1]["k"]), rows[-1]["token"]) if more and rows else None
     return SegmentPage([SegmentRow(r["token"], r["name"], r["phone"], r["at"]) for r in rows], total, next_cursor)
+
+
+def page_of(rows: Sequence[SegmentRow], cursor: str | None, limit: int) -> SegmentPage:
+    """One page of a segment computed whole (a campaign's recipients), in token order, with the
+    same cursor as the SQL segments."""
+    ordered = sorted(rows, key=lambda r: r.token)
+    after = decode_cursor(cursor)[1] if cursor else ""
+    rest = [r for r in ordered if r.token > after]
+    page = rest[:limit]
+    more = len(rest) > limit
+    return SegmentPage(page, len(ordered), encode_cursor(0, page[-1].token) if more and page else None)
 
 
 def encode_cursor(value: int, token: str) -> str:
@@ -408,3 +419,23 @@ def chatbot_sessions(
         )
         for r in rows
     ]
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+
+def thread_from(conn: sqlite3.Connection, token: str, since: int) -> list[tuple[int, str, str]]:
+    """(at, direction, text) of the contact's messages from a day before ``since`` on, in thread
+    order (the API's clock and ours may differ, and its times may be coarser than ours)."""
+    rows = conn.execute(
+        "SELECT at, direction, text FROM mirror_messages WHERE token = ? AND at >= ? ORDER BY at, id",
+        (token, since - DAY_S),
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def labelled(conn: sqlite3.Connection, label: str, tokens: Sequence[str]) -> set[str]:
+    """Which of ``tokens`` carry ``label``."""
+    rows = conn.execute("SELECT token FROM mirror_contact_labels WHERE label = ?", (label,))
+    wanted = set(tokens)
+    return {r[0] for r in rows if r[0] in wanted}
