@@ -8,14 +8,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
 
 from outperform_mcp.server.app import Selection
 from outperform_mcp.settings import GuardSettings, MirrorSettings
+from outperform_mcp.store import mirror
 
-from .support import call, control, error_text
+from .support import call, control, error_text, eventually
 from .support import server_for as _server_for
 
 pytestmark = pytest.mark.anyio
@@ -48,22 +50,25 @@ def ts(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-async def test_awaiting_reply_is_complete_oldest_first_and_paged(
-    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
-) -> None:
-    threads = raw(emulator, auth_headers, "conversations")
+def awaiting_from_raw(emulator: Any, headers: dict[str, str]) -> list[str]:
+    """Tokens of the threads whose last message is inbound, by when that unanswered run began."""
     expected = []
-    for t in threads:
-        msgs = sorted(t["message"], key=lambda m: m["timestamp"])
+    for t in raw(emulator, headers, "conversations"):
+        msgs = t["message"]
         if msgs and msgs[-1]["direction"] == "inbound":
-            run = [m for m in msgs]
             start = msgs[-1]["timestamp"]
-            for m in reversed(run):
+            for m in reversed(msgs):
                 if m["direction"] != "inbound":
                     break
                 start = m["timestamp"]
             expected.append((start, t["prospect_token"]))
-    expected.sort()
+    return [token for _, token in sorted(expected)]
+
+
+async def test_awaiting_reply_is_complete_oldest_first_and_paged(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    expected = awaiting_from_raw(emulator, auth_headers)
     async with server_for(emulator, tmp_path, selection=INSIGHTS) as (server, _), Client(server) as c:
         got: list[str] = []
         first = await call(c, "segment", {"kind": "awaiting_reply", "limit": 7, "refresh": True})
@@ -75,8 +80,80 @@ async def test_awaiting_reply_is_complete_oldest_first_and_paged(
                 break
             page = await call(c, "segment", {"kind": "awaiting_reply", "limit": 7, "cursor": page["next_cursor"]})
     assert first["total"] == len(expected) == len(got)
-    assert got == [token for _, token in expected]
+    assert got == expected
     assert first["as_of"] is not None
+
+
+async def test_list_conversations_awaiting_reply_is_complete_and_in_order_without_insights(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    expected = awaiting_from_raw(emulator, auth_headers)
+    assert len(expected) > 20  # several pages of 7
+
+    async def every_page(c: Client) -> tuple[list[str], list[dict[str, Any]]]:
+        pages = [await call(c, "list_conversations", {"awaiting_reply": True, "limit": 7})]
+        while pages[-1]["next_page"]:
+            args = {"awaiting_reply": True, "limit": 7, "page": pages[-1]["next_page"]}
+            pages.append(await call(c, "list_conversations", args))
+        return [i["token"] for p in pages for i in p["items"]], pages
+
+    settings = MirrorSettings(sync_rate=0, sync_interval=0)
+    # Until the mirror has finished its first sync, every page of the API is read instead: the
+    # labels failing keeps the sync the first call starts from finishing, whenever it runs.
+    rules = [{"operation": "list_labels", "kind": "503", "count": 50}]
+    control(emulator, "POST", "faults", {"rules": rules})
+    async with (
+        server_for(emulator, tmp_path, mirror=settings, retry_attempts=1) as (server, deps),
+        Client(server) as c,
+    ):
+        from_api, pages = await every_page(c)
+        assert pages[0]["as_of"] is None
+        control(emulator, "POST", "faults", {"rules": []})
+        await deps.mirror.sync()
+        from_mirror, pages = await every_page(c)
+        assert pages[0]["as_of"] is not None
+    assert from_api == from_mirror == expected
+    assert pages[0]["total"] == len(expected)
+    assert all(len(p["items"]) == 7 for p in pages[:-1])
+    assert all(i["last_direction"] == "inbound" for p in pages for i in p["items"])
+
+
+async def test_a_tool_waiting_on_a_running_pass_gets_its_progress(emulator: Any, tmp_path: Path) -> None:
+    started, release = anyio.Event(), anyio.Event()
+
+    async def hold(kind: str, pages: int, stored: int) -> None:  # the background pass stops at its first page
+        if not started.is_set():
+            started.set()
+            await release.wait()
+
+    seen: list[tuple[float, str]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, message or ""))
+
+    settings = MirrorSettings(sync_rate=0, sync_interval=0, sync_page_size=5)
+    async with (
+        server_for(emulator, tmp_path, selection=INSIGHTS, mirror=settings) as (server, deps),
+        Client(server) as c,
+        anyio.create_task_group() as tg,
+    ):
+        await deps.mirror.sync()  # after the one the server started (sync_interval=0: its only one)
+        await deps.store.run(mirror.reset)  # so the next is a first pass, over many pages
+        tg.start_soon(lambda: deps.mirror.sync(progress=hold))
+        await started.wait()
+        result: list[Any] = []
+
+        async def ask() -> None:
+            args = {"kind": "awaiting_reply", "refresh": True}
+            result.append(await c.call_tool("segment", args, progress_callback=progress))
+
+        tg.start_soon(ask)
+        await eventually(lambda: deps.mirror.waiting)
+        assert seen == []
+        release.set()
+    assert result[0].structured_content["as_of"] is not None
+    # The first pass it waited on went through pages of contacts; its own refresh stops at page 1.
+    assert any(done >= 2 and m.startswith("syncing contacts") for done, m in seen), seen
 
 
 async def test_report_by_label_matches_the_raw_api(emulator: Any, auth_headers: dict[str, str], tmp_path: Path) -> None:

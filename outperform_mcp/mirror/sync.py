@@ -88,6 +88,7 @@ class Mirror:
         self._pacer = Pacer(self.settings.sync_rate)
         self._group: anyio.abc.TaskGroup | None = None
         self._started = False
+        self._listeners: set[Progress] = set()
         self.last_error: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -123,12 +124,32 @@ class Mirror:
         return await self.store.run(mirror.answering(fn))
 
     async def refresh(self, *, max_seconds: float | None = None, progress: Progress | None = None) -> bool:
-        """An incremental pass now (waiting for one in progress), bounded in time; True if it finished."""
+        """An incremental pass now (waiting for one in progress), bounded in time; True if it finished.
+        While it waits for a pass someone else started, that pass's progress is reported too."""
         limit = max_seconds if max_seconds is not None else self.settings.refresh_max_seconds
-        with anyio.move_on_after(limit):
-            await self.sync(progress=progress)
-            return True
-        return False
+        listeners = {progress} if progress is not None else set()
+        self._listeners |= listeners
+        try:
+            with anyio.move_on_after(limit):
+                await self.sync()
+                return True
+            return False
+        finally:
+            self._listeners -= listeners
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting on a pass with progress to report (for tests and the status resource)."""
+        return len(self._listeners)
+
+    async def _report(self, progress: Progress | None, kind: str, pages: int, stored: int) -> None:
+        """Tell the pass's own caller and everyone waiting on it; a listener that fails (its client
+        went away) must not stop the pass."""
+        for listener in [*([progress] if progress else []), *self._listeners]:
+            try:
+                await listener(kind, pages, stored)
+            except Exception as exc:  # any listener fault is the listener's
+                log.debug("mirror progress listener failed: %s", exc)
 
     # -- passes ------------------------------------------------------------------------------
 
@@ -216,8 +237,7 @@ class Mirror:
                     state = replace(state, next_page=1)
                 stored += await self._store_page(kind, items, now, state)
                 pages += 1
-                if progress is not None:
-                    await progress(kind, pages, stored)
+                await self._report(progress, kind, pages, stored)
                 if finished:
                     break
             page += width
@@ -235,8 +255,7 @@ class Mirror:
             calls += 1
             seen_before = kind == "contacts" and await self._known(items)
             stored += await self._store_page(kind, items, now)
-            if progress is not None:
-                await progress(kind, page, stored)
+            await self._report(progress, kind, page, stored)
             if len(items) < size or seen_before or (kind == "conversations" and _older(items[-1], since)):
                 break
             page += 1

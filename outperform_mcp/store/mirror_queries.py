@@ -439,3 +439,42 @@ def labelled(conn: sqlite3.Connection, label: str, tokens: Sequence[str]) -> set
     rows = conn.execute("SELECT token FROM mirror_contact_labels WHERE label = ?", (label,))
     wanted = set(tokens)
     return {r[0] for r in rows if r[0] in wanted}
+
+
+# -- threads awaiting our reply, for list_conversations --------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    token: str
+    name: str | None
+    phone: str | None
+    messages: int
+    inbound: int
+    awaiting_since: int
+    last_at: int
+    last_text: str
+
+
+def awaiting_threads(
+    conn: sqlite3.Connection, *, start: int | None, end: int | None, offset: int, limit: int
+) -> tuple[list[ThreadRow], int]:
+    """Threads whose last message is inbound, longest waiting first (then by token), with the last
+    message in [start, end) when given; one page and the total."""
+    cond, args = "t.awaiting_since IS NOT NULL", list[object]()
+    if start is not None:
+        cond += " AND t.last_at >= ?"
+        args.append(start)
+    if end is not None:
+        cond += " AND t.last_at < ?"
+        args.append(end)
+    total = int(conn.execute(f"SELECT COUNT(*) FROM mirror_threads t WHERE {cond}", args).fetchone()[0])
+    rows = conn.execute(
+        f"""SELECT t.token, c.name, c.phone, t.messages, t.inbound, t.awaiting_since, t.last_at,
+                  (SELECT m.text FROM mirror_messages m WHERE m.token = t.token ORDER BY m.at DESC, m.id DESC LIMIT 1)
+                    AS last_text
+            FROM mirror_threads t LEFT JOIN mirror_contacts c ON c.token = t.token
+            WHERE {cond} ORDER BY t.awaiting_since, t.token LIMIT ? OFFSET ?""",
+        [*args, limit, offset],
+    ).fetchall()
+    return [ThreadRow(*r) for r in rows], total
