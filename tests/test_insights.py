@@ -357,3 +357,19 @@ async def test_refresh_with_nothing_new_costs_one_call_per_kind(emulator: Any, t
     assert again.calls == {"labels": 1, "contacts": 1, "conversations": 1, "chatbot": 1}
     assert (calls["list_labels"], calls["list_contacts"], calls["list_conversations"]) == (1, 1, 1)
     assert calls["chatbot_conversations"] == 1
+
+
+async def test_search_contacts_by_label_is_complete_across_pages(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    # The API filters by label before it pages, so the pages hold every labelled contact once.
+    everyone = raw(emulator, auth_headers, "contacts")
+    expected = {c["prospect_token"] for c in everyone if "lead" in c["labels"]}
+    assert len(expected) > 7
+    async with server_for(emulator, tmp_path) as (server, _), Client(server) as c:
+        got: list[str] = []
+        page: dict[str, Any] = {"next_page": 1}
+        while page["next_page"]:
+            page = await call(c, "search_contacts", {"label": "LEAD", "limit": 7, "page": page["next_page"]})
+            got += [i["token"] for i in page["items"]]
+    assert sorted(got) == sorted(expected)
