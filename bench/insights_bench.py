@@ -32,7 +32,7 @@ import anyio
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import api_settings, est_tokens, scratch_dir  # noqa: E402
+from common import OUR_STDIO_ARGS, api_settings, est_tokens, scratch_dir, server_env  # noqa: E402
 from emulator import EmulatorProcess, running_emulator  # noqa: E402
 
 from outperform_mcp.store.contacts import is_opt_out  # noqa: E402
@@ -434,6 +434,62 @@ async def large(emu: EmulatorProcess, data_dir: Path, runs: int) -> list[tuple[s
     return out
 
 
+MEMORY_ROUNDS = 5
+MEMORY_CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("report", {"group_by": "label"}),
+    ("report", {"group_by": "day"}),
+    ("search_messages", {"query": "price"}),
+    ("search_messages", {"query": "harga OR price", "label": "lead"}),
+    ("segment", {"kind": "awaiting_reply"}),
+    ("list_conversations", {"awaiting_reply": True}),
+)
+
+
+async def resident_mib(emu: EmulatorProcess, data_dir: Path) -> float:
+    """RSS of a stdio server (insights on) over ``data_dir`` after rounds of the mirror's questions.
+
+    The labels endpoint fails meanwhile, so neither server's background pass changes its mirror:
+    the full one stays full, the empty one empty."""
+    import psutil
+    from mcp import Client, StdioServerParameters
+
+    await anyio.Path(data_dir).mkdir(parents=True, exist_ok=True)
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[*OUR_STDIO_ARGS, "--toolsets", "contacts,conversations,insights"],
+        env=server_env(emu, data_dir, OUTPERFORM_RETRY_ATTEMPTS="1"),
+        cwd=str(data_dir),
+    )
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    async with Client(params) as client:
+        await client.list_tools()
+        for _ in range(MEMORY_ROUNDS):
+            for tool, args in MEMORY_CALLS:
+                result = await client.call_tool(tool, args)
+                assert not result.is_error, result.content
+        [server] = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and any("outperform_mcp.cli" in part for part in p.cmdline())
+        ]
+        return float(server.memory_info().rss) / (1024 * 1024)
+
+
+async def memory(emu: EmulatorProcess, full_dir: Path, empty_dir: Path) -> list[tuple[str, str]]:
+    emu.control("POST", "faults", {"rules": [{"operation": "list_labels", "kind": "503", "count": 100_000}]})
+    try:
+        empty = await resident_mib(emu, empty_dir)
+        full = await resident_mib(emu, full_dir)
+    finally:
+        emu.latency(0)
+    return [
+        (
+            f"server RSS after {MEMORY_ROUNDS} rounds of {len(MEMORY_CALLS)} mirror questions",
+            f"{full:.0f} MiB with the mirror, {empty:.0f} MiB with an empty one: {full / empty:.2f}× (target ≤ 1.5×)",
+        )
+    ]
+
+
 async def tools_per_toolset(emu: EmulatorProcess, data_dir: Path) -> list[tuple[str, int, int]]:
     from outperform_mcp.server.registry import OPT_IN, TOOLSETS
 
@@ -485,6 +541,7 @@ def main() -> None:
         print(f"| default toolsets, total | | {default:,} (target ≤ 2,500) |")
         with scratch_dir() as tmp, running_emulator(contacts=args.contacts, messages=args.messages) as emu:
             figures = await large(emu, tmp, args.runs)
+            figures += await memory(emu, tmp, tmp / "empty")
         print(f"\n## Large account ({args.contacts:,} contacts, {args.messages:,} messages)\n")
         print("| measure | figure |\n|---|---|")
         for name, value in figures:

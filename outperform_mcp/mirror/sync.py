@@ -8,9 +8,11 @@ and at most ``sync_rate`` requests per second, and stored in order.
 Later passes are incremental: labels are one call; contacts are newest first, so paging stops at
 the first page holding a contact already stored; conversations and chatbot sessions are read with
 ``start_date`` = the day of (the last pass's start − ``sync_overlap``), and conversations (latest
-activity first) stop at the first page that ends with a thread untouched since then. The API
-filters by whole days, so the overlap is at least the rest of that day; records are upserted, so
-reading one twice is harmless. One pass runs at a time (a lock), whoever asked: the schedule, a tool or the CLI.
+activity first) stop at the first page that ends with a thread untouched since then, or at the
+first page that added no message and ends with a thread untouched since the last pass began (the
+API filters by whole days, so without this a busy day would be re-read page by page on every
+refresh). Records are upserted, so reading one twice is harmless. One pass runs at a time (a
+lock), whoever asked: the schedule, a tool or the CLI.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class PassReport:
 
 def _older(thread: Any, since: int | None) -> bool:
     """Threads come latest activity first (assumption, as the emulator does): once a page ends with
-    one untouched since ``since``, the pages after it hold nothing newer."""
+    one untouched since ``since``, the pages after it hold nothing newer. A page that added nothing
+    and ends before the last pass began is as good: every later thread ended before that pass, which
+    read it (the overlap then only guards the threads that moved since)."""
     last = max((m.timestamp for m in thread.messages), default=None)
     return since is not None and last is not None and mirror.epoch(last) < since
 
@@ -235,7 +239,8 @@ class Mirror:
                 )
                 if finished:
                     state = replace(state, next_page=1)
-                stored += await self._store_page(kind, items, now, state)
+                await self._store_page(kind, items, now, state)
+                stored += len(items)
                 pages += 1
                 await self._report(progress, kind, pages, stored)
                 if finished:
@@ -254,9 +259,14 @@ class Mirror:
             items = await self._fetch(kind, page, since)
             calls += 1
             seen_before = kind == "contacts" and await self._known(items)
-            stored += await self._store_page(kind, items, now)
+            new = await self._store_page(kind, items, now)
+            stored += len(items)
             await self._report(progress, kind, page, stored)
-            if len(items) < size or seen_before or (kind == "conversations" and _older(items[-1], since)):
+            if len(items) < size or seen_before:
+                break
+            if kind == "conversations" and (
+                _older(items[-1], since) or (not new and _older(items[-1], state.watermark))
+            ):
                 break
             page += 1
         done = replace(state, run_started_at=now, watermark=now, calls=state.calls + calls, error=None)

@@ -541,16 +541,18 @@ def store_labels(conn: sqlite3.Connection, labels: Sequence[api.Label], state: S
 def store_page(
     conn: sqlite3.Connection, kind: str, items: Sequence[Any], now: int, state: SyncState | None = None
 ) -> int:
-    """One page of ``kind`` and (on a first pass) the checkpoint past it, in the caller's transaction."""
+    """One page of ``kind`` and (on a first pass) the checkpoint past it, in the caller's transaction;
+    returns the records it added (for conversations, the messages not stored before)."""
+    added = len(items)
     if kind == "contacts":
         upsert_contacts(conn, items, now)
     elif kind == "conversations":
-        upsert_conversations(conn, items)
+        added = upsert_conversations(conn, items)
     else:
         upsert_chatbot(conn, items)
     if state is not None:
         save_state(conn, state)
-    return len(items)
+    return added
 
 
 def answering(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], tuple[T, Freshness]]:
