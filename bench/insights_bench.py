@@ -441,11 +441,11 @@ MEMORY_CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("search_messages", {"query": "price"}),
     ("search_messages", {"query": "harga OR price", "label": "lead"}),
     ("segment", {"kind": "awaiting_reply"}),
-    ("list_conversations", {"awaiting_reply": True}),
+    ("chatbot_sessions", {"sentiment": "negative"}),
 )
 
 
-async def resident_mib(emu: EmulatorProcess, data_dir: Path) -> float:
+async def resident_mib(emu: EmulatorProcess, data_dir: Path) -> tuple[float, int]:
     """RSS of a stdio server (insights on) over ``data_dir`` after rounds of the mirror's questions.
 
     The labels endpoint fails meanwhile, so neither server's background pass changes its mirror:
@@ -463,29 +463,34 @@ async def resident_mib(emu: EmulatorProcess, data_dir: Path) -> float:
     before = {p.pid for p in psutil.Process().children(recursive=True)}
     async with Client(params) as client:
         await client.list_tools()
+        contacts = 0
         for _ in range(MEMORY_ROUNDS):
             for tool, args in MEMORY_CALLS:
                 result = await client.call_tool(tool, args)
                 assert not result.is_error, result.content
+            out = await client.call_tool("report", {"metrics": ["contacts"], "start_date": "2000-01-01"})
+            rows = (out.structured_content or {}).get("rows") or [[None, 0]]
+            contacts = int(rows[0][1])
         [server] = [
             p
             for p in psutil.Process().children(recursive=True)
             if p.pid not in before and any("outperform_mcp.cli" in part for part in p.cmdline())
         ]
-        return float(server.memory_info().rss) / (1024 * 1024)
+        return float(server.memory_info().rss) / (1024 * 1024), contacts
 
 
 async def memory(emu: EmulatorProcess, full_dir: Path, empty_dir: Path) -> list[tuple[str, str]]:
     emu.control("POST", "faults", {"rules": [{"operation": "list_labels", "kind": "503", "count": 100_000}]})
     try:
-        empty = await resident_mib(emu, empty_dir)
-        full = await resident_mib(emu, full_dir)
+        empty, none = await resident_mib(emu, empty_dir)
+        full, contacts = await resident_mib(emu, full_dir)
     finally:
         emu.latency(0)
     return [
         (
             f"server RSS after {MEMORY_ROUNDS} rounds of {len(MEMORY_CALLS)} mirror questions",
-            f"{full:.0f} MiB with the mirror, {empty:.0f} MiB with an empty one: {full / empty:.2f}× (target ≤ 1.5×)",
+            f"{full:.0f} MiB with the mirror ({contacts:,} contacts with messages), {empty:.0f} MiB with an empty "
+            f"one ({none}): {full / empty:.2f}× (target ≤ 1.5×)",
         )
     ]
 
