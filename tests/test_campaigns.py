@@ -294,6 +294,7 @@ async def test_campaign_segment_and_report_agree_with_get_campaign(emulator: Any
         silent = await members(replied=False)
         table = await call(c, "report", {"group_by": "campaign"})
         missing = await error_text(c, "segment", {"kind": "campaign", "campaign": "no such"})
+        stray = await error_text(c, "segment", {"kind": "awaiting_reply", "replied": False})
     by_token = {r["token"]: r for r in truth["recipients"]}
     assert everyone == sorted(by_token)
     assert replied == sorted(t for t, r in by_token.items() if r["replied_at"])
@@ -313,3 +314,4 @@ async def test_campaign_segment_and_report_agree_with_get_campaign(emulator: Any
     assert row[5] == pytest.approx(truth["median_first_reply_minutes"], abs=1)  # the mirror keeps whole seconds
     assert row[6] == truth["opted_out"] == 1
     assert "no campaign 'no such'" in missing
+    assert "belong to kind=campaign" in stray

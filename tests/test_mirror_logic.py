@@ -117,3 +117,29 @@ def test_reset_forgets_everything_search_included(tmp_path: Path) -> None:
     assert store.call(lambda c: mirror_fts.search(c, "harga", mirror_fts.Filters())) == ([], 0)
     assert store.call(lambda c: c.execute("SELECT COUNT(*) FROM mirror_threads").fetchone()[0]) == 0
     assert store.call(mirror.freshness) == mirror.Freshness(None, False)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "limit", "pages"),
+    [
+        ([], 2, [[]]),
+        (["b", "a"], 2, [["a", "b"]]),
+        (["c", "a", "b"], 2, [["a", "b"], ["c"]]),
+        (["d", "c", "b", "a"], 2, [["a", "b"], ["c", "d"]]),
+        (["a", "b", "c"], 1, [["a"], ["b"], ["c"]]),
+    ],
+)
+def test_a_segment_computed_whole_pages_in_token_order_once(
+    tokens: list[str], limit: int, pages: list[list[str]]
+) -> None:
+    rows = [mirror_queries.SegmentRow(t, t.upper(), "6012", None) for t in tokens]
+    got: list[list[str]] = []
+    cursor = None
+    while True:
+        page = mirror_queries.page_of(rows, cursor, limit)
+        assert page.total == len(tokens)
+        got.append([r.token for r in page.rows])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert got == pages

@@ -81,6 +81,8 @@ def _segment_sql(
     kind: SegmentKind, *, now: int, days: int | None, since: int | None, opt_out_labels: Sequence[str]
 ) -> tuple[str, list[object], str]:
     """(condition, args, sort column) over contacts ``c`` left-joined to threads ``t``."""
+    if kind == "campaign":  # its members come from the send journal (guard.campaigns.mirror_view)
+        raise ValueError("a campaign segment is not a query over the mirror's threads")
     if kind == "awaiting_reply":
         return "t.awaiting_since IS NOT NULL", [], "t.awaiting_since"
     if kind == "silent":

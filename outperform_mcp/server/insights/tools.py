@@ -211,6 +211,8 @@ async def segment(
         raise ToolError("kind=label needs label: one of list_labels")
     if kind == "campaign" and campaign is None:
         raise ToolError("kind=campaign needs campaign: its id or name (get_campaign lists them)")
+    if kind != "campaign" and (campaign is not None or replied is not None):
+        raise ToolError(f"campaign and replied belong to kind=campaign, not kind={kind}: drop them")
     mirror = await refreshed(ctx, refresh)
     now = int(mirror.clock())
     since_ts = int(datetime.combine(since, time.min, UTC).timestamp()) if since else None
