@@ -15,11 +15,14 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
+from outperform_mcp.api.models import Conversation, Message
+from outperform_mcp.guard.campaigns import _reply_in_thread
 from outperform_mcp.guard.service import SendService
 from outperform_mcp.mirror.sync import Mirror
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.settings import MirrorSettings
 from outperform_mcp.store import inbox as events
+from outperform_mcp.store.journal import SendRecord
 
 from .guard_harness import Human, guard_settings, guarded, http_app, open_page, people, sent
 from .inbox_harness import Running, eventually, inbound, inbox_server, point_emulator
@@ -315,3 +318,47 @@ async def test_campaign_segment_and_report_agree_with_get_campaign(emulator: Any
     assert row[6] == truth["opted_out"] == 1
     assert "no campaign 'no such'" in missing
     assert "belong to kind=campaign" in stray
+
+
+T0 = datetime(2026, 11, 29, 21, 40, 17, tzinfo=UTC)
+
+
+def _send(text: str, at: datetime = T0) -> SendRecord:
+    return SendRecord(1, "apr", 0, "tok", "Hui", "+60123", "template", text, "t", [], None, "k", None, "sent",
+                      None, None, at, at, at)  # fmt: skip
+
+
+def _thread(*messages: tuple[float, str, str]) -> Conversation:
+    """(seconds from T0 on the API's clock, direction, text)."""
+    return Conversation(
+        token="tok",
+        messages=[Message(timestamp=T0 + timedelta(seconds=s), direction=d, text=t) for s, d, t in messages],
+    )
+
+
+@pytest.mark.parametrize(
+    ("thread", "send", "replied_after_s", "opted_after_s"),
+    [
+        # the API's clock 17 s behind ours, our template text unknown (''): found by time, reply 30 s later
+        (_thread((-3600, "inbound", "hi"), (-17, "outbound", "Hi Hui"), (13, "inbound", "yes")), _send(""), 30, None),
+        # ...and an opt-out after it, on our clock too
+        (_thread((-17, "outbound", "Hi Hui"), (-17, "inbound", "STOP")), _send(""), 0, 0),
+        # found by its text even far from the send time; an earlier inbound does not count
+        (
+            _thread((-900, "inbound", "hello"), (-600, "outbound", "Hi Hui"), (-540, "inbound", "ok")),
+            _send("Hi Hui"),
+            60,
+            None,
+        ),
+        # no outbound within minutes of the send: no reply can be told
+        (_thread((-3600, "outbound", "old"), (-3500, "inbound", "yes")), _send(""), None, None),
+        # our message with nothing after it
+        (_thread((5, "outbound", "Hi Hui")), _send(""), None, None),
+    ],
+)
+def test_reply_in_thread_across_clocks(
+    thread: Conversation, send: SendRecord, replied_after_s: float | None, opted_after_s: float | None
+) -> None:
+    replied, opted = _reply_in_thread(thread, [send])
+    assert replied == (None if replied_after_s is None else T0 + timedelta(seconds=replied_after_s))
+    assert opted == (None if opted_after_s is None else T0 + timedelta(seconds=opted_after_s))

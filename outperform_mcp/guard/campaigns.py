@@ -28,6 +28,8 @@ from ..store.replies import inbox_facts
 from .model import Draft
 
 _API_CONCURRENCY = 8
+# Our send and the API's copy of it are one message when this close (clocks differ; as the mirror).
+_SAME_MESSAGE = timedelta(minutes=5)
 PENDING = ("prepared", "approved", "sending")
 
 
@@ -123,13 +125,16 @@ def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[da
     same = [i for i in ours if first.text and messages[i].text == first.text]
     if same:
         start = min(same, key=lambda i: abs(messages[i].timestamp - moment))
-    else:
-        start = next((i for i in ours if messages[i].timestamp >= moment - timedelta(seconds=2)), -1)
-        if start < 0:
+    else:  # the API's clock is not ours: the outbound copy nearest the send, within a few minutes
+        near = [i for i in ours if abs(messages[i].timestamp - moment) <= _SAME_MESSAGE]
+        if not near:
             return None, None
+        start = min(near, key=lambda i: abs(messages[i].timestamp - moment))
     after = [m for m in messages[start + 1 :] if m.direction == "inbound"]
-    replied = after[0].timestamp if after else None
-    opted = next((m.timestamp for m in after if contacts.is_opt_out(m.text)), None)
+    # On our clock, as the send is: the thread's own gap after our message, added to the send.
+    shift = moment - messages[start].timestamp
+    replied = after[0].timestamp + shift if after else None
+    opted = next((m.timestamp + shift for m in after if contacts.is_opt_out(m.text)), None)
     return replied, opted
 
 
