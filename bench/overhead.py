@@ -247,7 +247,7 @@ def run(emu: EmulatorProcess, cfg: Config, report: Report) -> None:
     ):
         urls = {"ours": our_url, "floor": floor_url}
         if peer.available():
-            with peer.over_http(emu, data_dir) as peer_url:
+            with peer.over_http(emu, data_dir) as (peer_url, _):
                 anyio.run(_over_http, emu, cfg, report, data_dir, {**urls, "peer": peer_url})
         else:
             anyio.run(_over_http, emu, cfg, report, data_dir, urls)
