@@ -17,7 +17,6 @@ just before a wave starts. Either way all 200 calls must share one ``oauth_acces
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import peer
@@ -39,8 +38,8 @@ from common import (
     scratch_dir,
     server_env,
 )
-from loadgen import McpHttp, Wave, wave
 from emulator import EmulatorProcess
+from loadgen import McpHttp, Wave, wave
 
 IN_FLIGHT = 200
 LATENCY_MS = 100

@@ -30,7 +30,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from emulator import running_emulator  # noqa: E402
+from emulator import running_emulator
 
 IN_FLIGHT = 100
 LATENCY_MS = 100
@@ -56,9 +56,7 @@ async def measure(base_url: str, token: str, waves: int) -> dict[str, tuple[floa
     limits1 = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
     clients: dict[str, Any] = {
         "httpx2": httpx2.AsyncClient(headers=headers, limits=limits2, timeout=30),
-        "httpx2 + aiohttp": httpx2.AsyncClient(
-            headers=headers, timeout=30, transport=Httpx2Aiohttp(limits=limits2)
-        ),
+        "httpx2 + aiohttp": httpx2.AsyncClient(headers=headers, timeout=30, transport=Httpx2Aiohttp(limits=limits2)),
         "httpx + aiohttp": httpx.AsyncClient(headers=headers, timeout=30, transport=HttpxAiohttp(limits=limits1)),
         "aiohttp": aiohttp.ClientSession(
             headers=headers, connector=aiohttp.TCPConnector(limit=IN_FLIGHT), timeout=aiohttp.ClientTimeout(30)
