@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 from pydantic import SecretStr, ValidationError
@@ -222,5 +222,20 @@ def _report(exc: BaseException) -> int:
     raise exc
 
 
+def entry() -> NoReturn:
+    """The process entry point: ``main``, then exit without the interpreter's teardown.
+
+    Every resource is closed by then (context managers), and tearing down the modules and objects
+    of a finished server took longer than the whole exit of a bare MCPServer (bench/startup.py):
+    hosts wait for that exit after closing stdin. An unexpected exception still raises normally.
+    """
+    code = main()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # the host may have closed the pipe already
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -130,6 +130,8 @@ async def serve_stdio(server: MCPServer, deps: Deps) -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(partial(side.serve, sockets=[sock]))
             await server.run_stdio_async()
-            side.should_exit = True
+            # The client closed stdin: stop now. uvicorn's own exit (should_exit) waits for its
+            # 0.1 s poll and a graceful shutdown, for pages nobody can act on any more.
+            tg.cancel_scope.cancel()
     finally:
         sock.close()
