@@ -228,7 +228,8 @@ async def bench(counts: argparse.Namespace) -> None:
         )
     shipped = rows[-1]
     met = "yes" if shipped.conc_p99 <= 100 else "NO"
-    print(f"\ntarget: group commit, conc p99 ≤ 100 ms: {shipped.conc_p99:.0f} ms, met: {met}; load average {os.getloadavg()[0]:.2f}")
+    load = os.getloadavg()[0]
+    print(f"\ntarget: group commit, conc p99 ≤ 100 ms: {shipped.conc_p99:.0f} ms, met: {met}; load average {load:.2f}")
 
 
 def main() -> None:
