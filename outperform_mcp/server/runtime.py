@@ -12,6 +12,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Literal
 
 import anyio
 import uvicorn
@@ -64,10 +65,13 @@ async def open_deps(
         store.close()
 
 
-def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
+def _uvicorn(app: Starlette, host: str, port: int, *, lifespan: Literal["on", "off"] = "on") -> uvicorn.Server:
     # access_log off: URLs can carry the webhook secret as a path segment. No websockets: nothing
     # here speaks them, and loading the implementation costs start-up time.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", ws="none")
+    # http="auto" picks httptools where it is installed (a dependency on CPython), h11 elsewhere.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan, ws="none", http="auto"
+    )
     return uvicorn.Server(config)
 
 
@@ -125,7 +129,8 @@ async def serve_stdio(server: MCPServer, deps: Deps) -> None:
     # Bound already, so the page's address is known before the first tool call needs it.
     deps.public_url = f"http://{host}:{sock.getsockname()[1]}"
     log.info("side listener (approval page, webhook) on %s", deps.public_url)
-    side = _uvicorn(Starlette(routes=routes), host, deps.settings.listen_port)
+    # No lifespan: the side app has none, and a cancelled lifespan task logs a traceback at exit.
+    side = _uvicorn(Starlette(routes=routes), host, deps.settings.listen_port, lifespan="off")
 
     async def serve_from_first_connection() -> None:
         # The socket listens already, so a first visitor (or webhook) waits in the backlog while
