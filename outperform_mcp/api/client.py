@@ -23,6 +23,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from ..settings import ApiSettings
 from .auth import RefreshTokenFile, TokenManager, with_bearer
 from .errors import (
     BadRequest,
@@ -49,7 +50,6 @@ from .models import (
     SendResult,
     Sentiment,
 )
-from .settings import ApiSettings
 from .transport import Answer, HttpSession, NotSent, TransportError
 
 log = logging.getLogger(__name__)
