@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import anyio
 
-from . import __version__
+from . import __version__, logs
 from .api.errors import OutPerformError
 from .settings import ApiSettings, Settings, SettingsProblem, load
 
@@ -39,7 +39,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tools", type=_csv, default=(), help="comma-separated tools to expose (allow-list)")
     p.add_argument("--exclude-tools", type=_csv, default=(), help="comma-separated tools to hide")
     p.add_argument("--read-only", action="store_true", help="hide every tool that changes anything")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="this server's log level (default INFO; libraries log warnings only, except at DEBUG)",
+    )
     sub = p.add_subparsers(dest="command")
     sb = sub.add_parser("sandbox", help="run only the OutPerform API emulator")
     sb.add_argument("--host", default="127.0.0.1")
@@ -101,10 +106,13 @@ def _run(fn: Callable[..., Awaitable[None]], *args: Any) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    # Routine lines of this server are INFO; libraries stay at WARNING (their INFO lines can carry
+    # request URLs) unless DEBUG is asked for. Every line passes the secret filter.
+    logs.configure("DEBUG" if args.log_level == "DEBUG" else "WARNING", sys.stderr)
+    log.setLevel(args.log_level)
     try:
+        if not 1 <= args.port <= 65535:
+            raise SettingsProblem(f"--port must be between 1 and 65535, not {args.port}")
         if args.command == "sandbox":
             from .sandbox_wiring import run_emulator
 

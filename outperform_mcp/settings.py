@@ -97,6 +97,15 @@ class ServerSettings(BaseModel):
         default=(), description="Extra Host values accepted over HTTP (DNS-rebinding protection stays on)"
     )
     allowed_origins: CsvList = Field(default=(), description="Extra Origin values accepted over HTTP")
+    sessions_per_client: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="HTTP, handshake era: open sessions per client (token + address); more evict its oldest",
+    )
+    session_idle_timeout: float = Field(
+        600.0, gt=0, le=86_400, description="HTTP, handshake era: seconds an idle session is kept"
+    )
     toolsets: CsvList = Field(default=(), description="Toolsets to enable (default: all)")
     read_only: bool = Field(False, description="Hide every tool that changes anything")
     listen_host: str = Field("127.0.0.1", description="stdio mode: host of the side listener (approval page, webhook)")
@@ -105,6 +114,13 @@ class ServerSettings(BaseModel):
     public_url: str | None = Field(
         None, description="Base URL people reach this server at, for approval links (default: the listener)"
     )
+
+    @field_validator("prompts_dir")
+    @classmethod
+    def _is_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"no such folder: {value} (unset it to use the bundled prompts)")
+        return value
 
     @field_validator("mcp_token", mode="before")
     @classmethod
@@ -149,6 +165,10 @@ class GuardSettings(BaseModel):
     max_sends_per_day: int = Field(1000, ge=0, description="Messages per rolling 24 hours (0 = no limit)")
     opt_out_labels: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_lower_labels)] = Field(
         default=("opt-out",), description="Contact labels that block every send"
+    )
+    opt_out_phrases: CsvList = Field(
+        default=(),
+        description="Extra phrases that mean 'stop messaging me', added to the built-in English and Malay ones",
     )
     template_allowlist: CsvList = Field(default=(), description="Templates that may be sent (empty: any)")
     templates_file: Path | None = Field(
@@ -267,11 +287,11 @@ def _read(section: type[M], problems: list[str]) -> M:
             return section()
     values = dict(env)
     if section is ApiSettings and "data_dir" not in env.model_fields_set:
-        values["data_dir"] = _default_data_dir()
+        values["data_dir"] = default_data_dir()
     return section.model_validate(values)
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     return Path(xdg) / "outperform-mcp" if xdg else DEFAULT_DATA_DIR
 

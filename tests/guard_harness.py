@@ -40,11 +40,16 @@ def guard_settings(**overrides: Any) -> GuardSettings:
 
 @asynccontextmanager
 async def guarded(
-    emulator: Any, data_dir: Path, *, server_settings: ServerSettings | None = None, **guard: Any
+    emulator: Any,
+    data_dir: Path,
+    *,
+    server_settings: ServerSettings | None = None,
+    api: dict[str, Any] | None = None,
+    **guard: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
-    """An MCPServer over real Deps whose send service uses ``guard`` settings."""
+    """An MCPServer over real Deps whose send service uses ``guard`` settings (``api``: API setting overrides)."""
     reset(emulator)
-    settings = Settings(api=api_settings(emulator, data_dir), server=server_settings or ServerSettings())
+    settings = Settings(api=api_settings(emulator, data_dir, **(api or {})), server=server_settings or ServerSettings())
     async with open_deps(settings) as deps:
         assert deps.api is not None
         deps.guard = SendService(deps.api, deps.store, guard_settings(**guard))

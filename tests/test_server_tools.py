@@ -64,16 +64,32 @@ async def test_labels_and_label_filter(client: Client) -> None:
     leads = await call(client, "search_contacts", {"label": "lead", "limit": 50})
     assert leads["items"]
     assert all("lead" in c["labels"] for c in leads["items"])
+    shouted = await call(client, "search_contacts", {"label": "LEAD", "limit": 50})
+    assert [c["token"] for c in shouted["items"]] == [c["token"] for c in leads["items"]]
+    text = await error_text(client, "search_contacts", {"label": "leed"})
+    assert "no label 'leed' (closest: lead" in text
 
 
-async def test_create_contact_then_duplicate_is_actionable(client: Client) -> None:
+async def test_create_contact_then_duplicate_returns_the_existing_one(client: Client) -> None:
     made = await call(
         client, "create_contact", {"name": "Nur Aina", "phone": "+60 12-777 0001", "email": "nur@example.com"}
     )
     assert made["phone"] == "60127770001"
-    text = await error_text(client, "create_contact", {"name": "Nur Aina", "phone": "60127770001"})
-    assert "already exists" in text
-    assert "search_contacts" in text
+    assert made["created"] is True
+    again = await call(client, "create_contact", {"name": "Nur A.", "phone": "+60127770001"})
+    assert (again["token"], again["name"], again["created"]) == (made["token"], "Nur Aina", False)
+
+
+async def test_conversation_without_messages_is_empty(client: Client) -> None:
+    made = await call(client, "create_contact", {"name": "Quiet Lead", "phone": "+60 12-777 0002"})
+    conv = await call(client, "get_conversation", {"token": made["token"]})
+    assert (conv["messages"], conv["name"], conv["window"]["open"]) == ([], "Quiet Lead", False)
+    daniel = (await call(client, "search_contacts", {"search": "Daniel Lee"}))["items"][0]
+    old = await call(client, "get_conversation", {"token": daniel["token"], "end_date": "2000-01-01"})
+    assert old["messages"] == []
+    assert old["window"]["open"] is True  # the window still counts his latest message
+    text = await error_text(client, "get_conversation", {"token": "0" * 32})
+    assert "no contact with token" in text
 
 
 @pytest.mark.parametrize(

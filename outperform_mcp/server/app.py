@@ -14,11 +14,12 @@ from mcp.server.mcpserver import server as sdk_server
 from mcp.server.mcpserver.tools import Tool
 
 from .. import __version__
+from .arguments import CheckedTool
 from .deps import Deps
 from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
 from .messaging.tools import hidden_tools
-from .registry import selected
+from .registry import REGISTRY, SelectionError, selected
 from .schema import CompactResult, compact_input, compact_output
 from .sdk_private import serve_resource_subscribe
 
@@ -68,9 +69,14 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         read_only=selection.read_only or deps.settings.read_only,
         prompts_dir=prompts_dir,
     )
+    if not surface.tools:
+        raise SelectionError(
+            "these --tools/--toolsets/--exclude-tools/--read-only settings leave no tool to offer: widen the selection"
+        )
+    hidden = frozenset(REGISTRY) - {t.name for t in surface.tools}
     tools: list[Tool] = []
     for t in surface.tools:
-        built = Tool.from_function(
+        built = CheckedTool.from_function(
             t.fn,
             name=t.name,
             title=t.title,
@@ -85,6 +91,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             output_schema=compact_output(meta.output_schema) if meta.output_schema else None,
             output_model=meta.output_model,
             wrap_output=meta.wrap_output,
+            hidden=hidden,
         )
         tools.append(built)
     auth: dict[str, Any] = {}
