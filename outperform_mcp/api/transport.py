@@ -53,6 +53,11 @@ class HttpSession:
             headers=self._headers,
             trust_env=True,  # HTTPS_PROXY and friends, as httpx honoured them
         )
+        # aiohttp silently resends a GET once when a reused connection turns out closed. The client
+        # owns the retry policy (counted attempts, backoff, Retry-After): no hidden extra attempt.
+        # A private attribute (aiohttp 3.x has no public switch); tests/test_api_client.py's drop
+        # cases fail if it stops working.
+        self._session._retry_connection = False
         return self._session
 
     async def send(
