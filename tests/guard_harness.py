@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,13 +42,19 @@ def guard_settings(**overrides: Any) -> GuardSettings:
 
 @asynccontextmanager
 async def guarded(
-    emulator: Any, data_dir: Path, *, server_settings: ServerSettings | None = None, **guard: Any
+    emulator: Any,
+    data_dir: Path,
+    *,
+    server_settings: ServerSettings | None = None,
+    clock: Callable[[], datetime] | None = None,
+    **guard: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
-    """An MCPServer over real Deps whose send service uses ``guard`` settings."""
+    """An MCPServer over real Deps whose send service uses ``guard`` settings (and ``clock``, if given)."""
     reset(emulator)
     async with open_deps(api_settings(emulator, data_dir), server_settings or ServerSettings()) as deps:
         assert deps.api is not None
-        deps.guard = SendService(deps.api, deps.store, guard_settings(**guard))
+        timing = {} if clock is None else {"clock": clock}
+        deps.guard = SendService(deps.api, deps.store, guard_settings(**guard), **timing)
         await deps.guard.start()
         yield build_server(deps), deps
 

@@ -26,8 +26,10 @@ from .deps import Deps
 log = logging.getLogger(__name__)
 
 _HEADERS = {
-    # The URL carries the secret: never leak it through Referer, caches or frames.
-    "Referrer-Policy": "no-referrer",
+    # The URL carries the secret: never leak it through Referer, caches or frames. Not "no-referrer":
+    # under it a browser sends "Origin: null" with the page's own form post, which the origin check
+    # below must refuse; "same-origin" keeps the real Origin for our post and tells other sites nothing.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -37,12 +39,17 @@ _HEADERS = {
 _MAX_FORM = 4096
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
-.msg{border:1px solid #ccc;border-radius:6px;padding:.75rem;margin:.75rem 0}
-.text{white-space:pre-wrap;background:#f6f6f6;padding:.5rem;border-radius:4px;font-family:inherit}
-.repeat{color:#a40;font-weight:bold}.meta{color:#666;font-size:.9em}
-button{font-size:1.1em;padding:.5rem 1.5rem;margin-right:1rem;cursor:pointer}
-.approve{background:#1a7f37;color:#fff;border:0;border-radius:4px}.reject{border-radius:4px}
+*{box-sizing:border-box}
+body{font:16px/1.45 system-ui,sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#222;
+overflow-wrap:anywhere}
+h1{font-size:1.6rem;line-height:1.2;margin:.5rem 0 1rem}
+.msg{border:1px solid #ccc;border-radius:8px;padding:.75rem;margin:.75rem 0}
+.text{white-space:pre-wrap;background:#f4f4f4;padding:.5rem .625rem;border-radius:6px;margin-top:.375rem}
+.repeat{color:#a40;font-weight:bold}.meta{color:#555;font-size:.875rem}
+form{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0 2rem}
+button{font:inherit;font-size:1.125rem;min-height:3rem;padding:.625rem 1.5rem;border-radius:8px;cursor:pointer}
+.approve{background:#1a7f37;color:#fff;border:0}.reject{background:#fff;color:#222;border:2px solid #888}
+@media (max-width:32rem){button{flex:1 1 100%}}
 """
 
 
