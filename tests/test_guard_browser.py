@@ -185,7 +185,7 @@ async def test_batch_preview_shows_every_recipient_and_reject_sends_nothing(
         for message in dry["messages"]:
             assert message["name"] in shown
             assert message["text"] in shown
-        assert await page.locator(".msg").count() == 3
+        assert await page.locator(".text").count() == 3  # one exact text per message
         await page.screenshot(path=shot("approval-desktop.png"), full_page=True)
 
         await press(page, "Reject")
@@ -209,7 +209,7 @@ async def test_phone_reads_without_zoom_and_a_long_batch_scrolls_to_the_buttons(
     ):
         out = await call(c, "send_template", args)
         await page.goto(out["approval_url"])
-        assert await page.locator(".msg").count() == 25
+        assert await page.locator(".text").count() == 25
         await page.screenshot(path=shot("approval-phone.png"))
         layout = await page.evaluate(
             """() => {
@@ -222,7 +222,7 @@ async def test_phone_reads_without_zoom_and_a_long_batch_scrolls_to_the_buttons(
                     scrollWidth: document.documentElement.scrollWidth,
                     scrollHeight: document.documentElement.scrollHeight,
                     height: window.innerHeight,
-                    content: Math.min(...[...document.querySelectorAll('.msg div, p:not(.meta), li')].map(px)),
+                    content: Math.min(...[...document.querySelectorAll('.msg, .text, p:not(.meta), li')].map(px)),
                     small: Math.min(...[...document.querySelectorAll('body *:not(input)')].map(px)),
                     buttons,
                     approveTop: box(document.querySelector('button.approve')).top,
