@@ -41,10 +41,11 @@ _MAX_FORM = 4096
 _STYLE = """
 *{box-sizing:border-box}
 body{font:16px/1.45 system-ui,sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#222;
-overflow-wrap:anywhere}
+overflow-wrap:break-word}
 h1{font-size:1.6rem;line-height:1.2;margin:.5rem 0 1rem}
 .msg{border:1px solid #ccc;border-radius:8px;padding:.75rem;margin:.75rem 0}
-.text{white-space:pre-wrap;background:#f4f4f4;padding:.5rem .625rem;border-radius:6px;margin-top:.375rem}
+.text{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f4f4;padding:.5rem .625rem;border-radius:6px;
+margin-top:.375rem}
 .repeat{color:#a40;font-weight:bold}.meta{color:#555;font-size:.875rem}
 form{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0 2rem}
 button{font:inherit;font-size:1.125rem;min-height:3rem;padding:.625rem 1.5rem;border-radius:8px;cursor:pointer}
