@@ -105,7 +105,7 @@ def est_tokens(chars: int) -> int:
 
 
 def api_settings(emu: EmulatorProcess, data_dir: Path, **overrides: Any) -> Any:
-    from outperform_mcp.api.settings import ApiSettings
+    from outperform_mcp.settings import ApiSettings
 
     values: dict[str, Any] = {
         "base_url": emu.base_url,
@@ -205,9 +205,9 @@ async def our_server_in_process(emu: EmulatorProcess, data_dir: Path, **api_over
     """(MCPServer, Deps) wired like the CLI does, API client on loopback HTTP to the emulator."""
     from outperform_mcp.server.app import build_server
     from outperform_mcp.server.runtime import open_deps
-    from outperform_mcp.server.settings import ServerSettings
+    from outperform_mcp.settings import Settings
 
-    async with open_deps(api_settings(emu, data_dir, **api_overrides), ServerSettings()) as deps:
+    async with open_deps(Settings(api=api_settings(emu, data_dir, **api_overrides))) as deps:
         yield build_server(deps), deps
 
 

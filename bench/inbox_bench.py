@@ -71,13 +71,11 @@ def serve(mode: str, port: int, data_dir: str, batch_max: int) -> None:
 
     from pydantic import SecretStr
 
-    from outperform_mcp.api.settings import ApiSettings
     from outperform_mcp.sandbox.runner import EmulatorServer
     from outperform_mcp.server.app import build_server
     from outperform_mcp.server.http import build_http_app
-    from outperform_mcp.server.inbox_settings import InboxSettings
     from outperform_mcp.server.runtime import extra_routes, open_deps
-    from outperform_mcp.server.settings import ServerSettings
+    from outperform_mcp.settings import ApiSettings, InboxSettings, Settings
 
     async def main() -> None:
         with EmulatorServer() as emulator:
@@ -91,7 +89,7 @@ def serve(mode: str, port: int, data_dir: str, batch_max: int) -> None:
                 }
             )
             inbox = InboxSettings(webhook_secret=SecretStr(SECRET), inbox_commit_batch_max=batch_max)
-            async with open_deps(api, ServerSettings(), inbox) as deps:
+            async with open_deps(Settings(api=api, inbox=inbox)) as deps:
                 server = build_server(deps)
                 app = build_http_app(server, host="127.0.0.1", port=port, extra_routes=extra_routes(deps))
                 await run_uvicorn(app).serve()

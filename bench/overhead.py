@@ -152,7 +152,7 @@ def overhead_rows(
 async def _in_process(emu: EmulatorProcess, cfg: Config, report: Report, data_dir: Path) -> None:
     from mcp import Client
 
-    from outperform_mcp.server.tools.contacts import ContactList
+    from outperform_mcp.server.contacts.tools import ContactList
     from outperform_mcp.server.views import ContactOut
 
     rounds, warmup = cfg.pick(200, 2000), cfg.pick(30, 200)

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import anyio
-from pydantic import SecretStr, ValidationError
 
 from . import __version__
 from .api.errors import OutPerformError
-from .api.settings import ApiSettings
-from .guard.settings import GuardSettings
-from .server.inbox_settings import InboxSettings
-from .server.settings import ServerSettings
+from .settings import ApiSettings, Settings, SettingsProblem, load
 
 log = logging.getLogger("outperform_mcp")
-
-
-class SettingsProblem(Exception):
-    pass
 
 
 def _csv(value: str) -> tuple[str, ...]:
@@ -54,82 +45,6 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def load_settings(*, sandbox: bool = False) -> tuple[ApiSettings, ServerSettings]:
-    """Both settings objects, or one error listing every problem and how to fix it."""
-    problems: list[str] = []
-    api: ApiSettings | None = None
-    srv: ServerSettings | None = None
-    for cls in (ApiSettings, ServerSettings, InboxSettings, GuardSettings):
-        try:
-            obj = cls()
-        except ValidationError as exc:
-            bad = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
-            for err in exc.errors():
-                field = str(err["loc"][0]) if err["loc"] else "?"
-                problems.append(f"OUTPERFORM_{field.upper()}: {err['msg']}")
-            if cls is not ApiSettings:
-                continue
-            # Defaults in place of the invalid values, so missing ones are reported in the same message.
-            obj = ApiSettings(
-                **{name: ApiSettings.model_fields[name].get_default(call_default_factory=True) for name in bad}
-            )
-        if isinstance(obj, ApiSettings):
-            api = obj
-        elif isinstance(obj, ServerSettings):
-            srv = obj
-    if api is not None and not sandbox:
-        problems += [f"{name}: not set" for name in api.missing()]
-    if problems:
-        raise SettingsProblem(
-            "settings are missing or invalid:\n  "
-            + "\n  ".join(problems)
-            + "\nSet them in the environment or in a .env file (see README, 'Settings'),"
-            " or try the server with no account: outperform-mcp --sandbox"
-        )
-    assert api is not None
-    assert srv is not None
-    return api, srv
-
-
-@contextmanager
-def sandbox_api(api: ApiSettings, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[ApiSettings]:
-    """Start the emulator in this process and point the API settings at it."""
-    from .sandbox.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_emulator
-    from .sandbox.runner import EmulatorServer
-
-    client_id = api.client_id or DEFAULT_CLIENT_ID
-    secret = api.client_secret.get_secret_value() if api.client_secret else DEFAULT_CLIENT_SECRET
-    emulator = create_emulator(client_id=client_id, client_secret=secret)
-    with EmulatorServer(emulator, host=host, port=port) as srv:
-        yield api.model_copy(
-            update={
-                "base_url": srv.base_url.rstrip("/") + "/",
-                "client_id": client_id,
-                "client_secret": api.client_secret or SecretStr(secret),
-                "instance_id": api.instance_id or "sandbox-instance",
-                "data_dir": api.data_dir / "sandbox",
-            }
-        )
-
-
-def run_sandbox(args: argparse.Namespace) -> int:
-    from .sandbox.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_emulator
-    from .sandbox.runner import EmulatorServer
-
-    client_id = os.environ.get("OUTPERFORM_CLIENT_ID") or DEFAULT_CLIENT_ID
-    secret = os.environ.get("OUTPERFORM_CLIENT_SECRET")
-    emulator = create_emulator(client_id=client_id, client_secret=secret or DEFAULT_CLIENT_SECRET)
-    with EmulatorServer(emulator, host=args.host, port=args.port) as srv:
-        print(f"OutPerform API emulator at {srv.base_url}", file=sys.stderr)
-        print(f"  client id:     {client_id}", file=sys.stderr)
-        shown = "(from OUTPERFORM_CLIENT_SECRET)" if secret else DEFAULT_CLIENT_SECRET
-        print(f"  client secret: {shown}", file=sys.stderr)
-        print(f"  controls:      {srv.root_url}/_sandbox/stats  (Ctrl-C to stop)", file=sys.stderr)
-        with suppress(KeyboardInterrupt):
-            srv.wait()
-    return 0
-
-
 async def _check(api_settings: ApiSettings) -> None:
     from .api.client import OutPerformClient
 
@@ -141,28 +56,39 @@ async def _check(api_settings: ApiSettings) -> None:
         print(f"access token valid until {expiry.isoformat() if expiry else 'unknown'}")
 
 
-async def _serve(args: argparse.Namespace, api_settings: ApiSettings, srv: ServerSettings) -> None:
+async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     from .server.app import Selection, build_server
     from .server.http import is_loopback
     from .server.runtime import open_deps, serve_http, serve_stdio
 
-    if args.http and srv.mcp_token is None and not is_loopback(args.host):
+    if args.http and settings.server.mcp_token is None and not is_loopback(args.host):
         raise SettingsProblem(
             f"refusing to serve HTTP on {args.host} without a bearer token: set OUTPERFORM_MCP_TOKEN, "
             "or listen on 127.0.0.1"
         )
     selection = Selection(args.toolsets, args.tools, args.exclude_tools, args.read_only)
-    inbox = InboxSettings()
     if args.sandbox:  # the emulator's /_sandbox/inbound then reaches this server's webhook receiver
-        from .server.webhook import connect_sandbox
+        from .sandbox_wiring import connect_webhook
 
-        inbox = await connect_sandbox(api_settings, srv, inbox, http=(args.host, args.port) if args.http else None)
-    async with open_deps(api_settings, srv, inbox) as deps:
-        server = build_server(deps, selection, srv.prompts_dir)
+        settings = await connect_webhook(settings, http=(args.host, args.port) if args.http else None)
+    async with open_deps(settings) as deps:
+        server = build_server(deps, selection, settings.server.prompts_dir)
         if args.http:
             await serve_http(server, deps, args.host, args.port)
         else:
             await serve_stdio(server, deps)
+
+
+@contextmanager
+def _target(settings: Settings, sandbox: bool) -> Iterator[Settings]:
+    """The settings to run with: as loaded, or pointed at an emulator started for this run."""
+    if not sandbox:
+        yield settings
+        return
+    from .sandbox_wiring import sandbox_settings
+
+    with sandbox_settings(settings) as sandboxed:
+        yield sandboxed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -172,24 +98,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         if args.command == "sandbox":
-            return run_sandbox(args)
-        if args.sandbox:  # send previews render the emulator's own template bodies
-            os.environ.setdefault(
-                "OUTPERFORM_TEMPLATES_FILE", os.path.join(os.path.dirname(__file__), "sandbox", "templates.json")
-            )
-        api_settings, srv = load_settings(sandbox=args.sandbox)
-        if args.command == "check":
-            if args.sandbox:
-                with sandbox_api(api_settings) as sb:
-                    anyio.run(_check, sb)
+            from .sandbox_wiring import run_emulator
+
+            return run_emulator(load(sandbox=True), args.host, args.port)
+        settings = load(sandbox=args.sandbox)
+        with _target(settings, args.sandbox) as target:
+            if args.command == "check":
+                anyio.run(_check, target.api)
             else:
-                anyio.run(_check, api_settings)
-            return 0
-        if args.sandbox:
-            with sandbox_api(api_settings) as sb:
-                anyio.run(_serve, args, sb, srv)
-        else:
-            anyio.run(_serve, args, api_settings, srv)
+                anyio.run(_serve, args, target)
         return 0
     except (Exception, KeyboardInterrupt) as exc:
         return _report(exc)

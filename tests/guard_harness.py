@@ -19,13 +19,12 @@ from mcp.client.session import ClientRequestContext
 from mcp.server.mcpserver import MCPServer
 
 from outperform_mcp.guard.service import SendService
-from outperform_mcp.guard.settings import GuardSettings
 from outperform_mcp.sandbox.templates import TEMPLATES_PATH
 from outperform_mcp.server.app import build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
-from outperform_mcp.server.settings import ServerSettings
+from outperform_mcp.settings import GuardSettings, ServerSettings, Settings
 
 from .support import api_settings, control, free_port
 
@@ -51,7 +50,8 @@ async def guarded(
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
     """An MCPServer over real Deps whose send service uses ``guard`` settings (and ``clock``, if given)."""
     reset(emulator)
-    async with open_deps(api_settings(emulator, data_dir), server_settings or ServerSettings()) as deps:
+    settings = Settings(api=api_settings(emulator, data_dir), server=server_settings or ServerSettings())
+    async with open_deps(settings) as deps:
         assert deps.api is not None
         timing = {} if clock is None else {"clock": clock}
         deps.guard = SendService(deps.api, deps.store, guard_settings(**guard), **timing)

@@ -19,9 +19,8 @@ from pydantic import SecretStr
 from outperform_mcp.server.app import build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.http import build_http_app
-from outperform_mcp.server.inbox_settings import InboxSettings
 from outperform_mcp.server.runtime import bound_port, extra_routes, open_deps
-from outperform_mcp.server.settings import ServerSettings
+from outperform_mcp.settings import InboxSettings, Settings
 
 from .support import api_settings, call
 
@@ -51,7 +50,7 @@ async def inbox_server(
 ) -> AsyncIterator[Running]:
     """MCP server + webhook receiver served by uvicorn on 127.0.0.1, over real Deps and the emulator."""
     settings = InboxSettings(webhook_secret=SecretStr(secret) if secret else None, **inbox)
-    async with open_deps(api_settings(emulator, data_dir), ServerSettings(), settings) as deps:
+    async with open_deps(Settings(api=api_settings(emulator, data_dir), inbox=settings)) as deps:
         server = build_server(deps)
         app = build_http_app(server, host="127.0.0.1", port=0, extra_routes=extra_routes(deps))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")

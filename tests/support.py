@@ -14,11 +14,10 @@ from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
 
-from outperform_mcp.api.settings import ApiSettings
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.runtime import open_deps
-from outperform_mcp.server.settings import ServerSettings
+from outperform_mcp.settings import ApiSettings, ServerSettings, Settings
 
 
 def api_settings(emulator: Any, data_dir: Path, **overrides: Any) -> ApiSettings:
@@ -47,7 +46,7 @@ async def server_for(
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
     """An MCPServer over real Deps (API client on loopback HTTP, SQLite store in ``data_dir``)."""
     settings = api_settings(emulator, data_dir, **api_overrides)
-    async with open_deps(settings, server_settings or ServerSettings()) as deps:
+    async with open_deps(Settings(api=settings, server=server_settings or ServerSettings())) as deps:
         yield build_server(deps, selection or Selection()), deps
 
 
@@ -63,7 +62,7 @@ async def offline_deps(data_dir: Path) -> AsyncIterator[Deps]:
             "persist_refresh_token": False,
         }
     )
-    async with open_deps(settings, ServerSettings()) as deps:
+    async with open_deps(Settings(api=settings)) as deps:
         yield deps
 
 

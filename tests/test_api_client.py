@@ -16,7 +16,7 @@ from pydantic import SecretStr
 from outperform_mcp.api import errors
 from outperform_mcp.api.client import OutPerformClient
 from outperform_mcp.api.models import NewContact
-from outperform_mcp.api.settings import ApiSettings
+from outperform_mcp.settings import ApiSettings
 
 from .support import api_settings, control
 

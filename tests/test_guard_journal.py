@@ -13,7 +13,7 @@ from mcp import Client
 
 from outperform_mcp.guard.service import SendService
 from outperform_mcp.store import journal
-from outperform_mcp.store.db import Store
+from outperform_mcp.store.db import Store, iso
 
 from .guard_harness import Human, guard_settings, guarded, people, sent
 from .support import call, control
@@ -81,7 +81,7 @@ def _seed(conn: sqlite3.Connection, now: datetime, approval_status: str, rows: l
         send_status="approved",
     )
     for send, status in zip(journal.sends_of(conn, approval_id), rows, strict=True):
-        conn.execute("UPDATE sends SET status = ?, sending_at = ? WHERE id = ?", (status, journal.ts(now), send.id))
+        conn.execute("UPDATE sends SET status = ?, sending_at = ? WHERE id = ?", (status, iso(now), send.id))
     return approval_id
 
 

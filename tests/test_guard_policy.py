@@ -45,7 +45,10 @@ async def test_kill_switch_also_holds_at_commit(emulator: Any, tmp_path: Path) -
     async with guarded(emulator, tmp_path, approval_mode="host") as (server, deps), Client(server) as c:
         prepared = await call(c, "send_message", {"token": p.daniel, "text": "Hi"})
         assert deps.guard is not None
-        deps.guard.settings.sending_enabled = False  # switched off after the approval was prepared
+        # switched off after the approval was prepared
+        deps.guard.settings = deps.guard.settings.model_copy(
+            update={"sending_enabled": False}
+        )  # switched off after approval
         out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
     assert out["status"] == "refused"
     assert codes(out) == ["sending_disabled"]

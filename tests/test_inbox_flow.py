@@ -17,7 +17,7 @@ from mcp import Client
 from mcp.server.subscriptions import ResourceUpdated
 
 from outperform_mcp.guard.model import Window
-from outperform_mcp.server.inbox import INBOX_URI, contact_uri
+from outperform_mcp.server.inbox.resources import INBOX_URI, contact_uri
 from outperform_mcp.store import contacts
 from outperform_mcp.store import inbox as events
 
@@ -115,7 +115,7 @@ async def test_handshake_era_clients_get_resource_updates_after_subscribing(emul
             await anyio.sleep(0.3)
             assert got == []
     assert running.deps.inbox is not None
-    push = running.deps.inbox.push
+    push = running.deps.push
     await eventually(lambda: not push.subscribers(contact_uri(token)))  # closed connections are forgotten
 
 
@@ -135,7 +135,7 @@ async def test_waiting_times_out_is_cancellable_and_holds_no_connection(running:
 
             async def cancel_later() -> None:
                 await anyio.sleep(0.3)
-                assert inbox._waiters  # the call is waiting...
+                assert inbox.waiters  # the call is waiting...
                 stored = await http.post(running.webhook, json=payload("someone else", phone="60100000001"))
                 assert stored.status_code == 200  # ...without holding the store
                 scope.cancel()
@@ -144,7 +144,7 @@ async def test_waiting_times_out_is_cancellable_and_holds_no_connection(running:
                 tg.start_soon(cancel_later)
                 await client.call_tool("wait_for_reply", {"token": token, "seconds": 60})
         assert scope.cancelled_caught
-        await eventually(lambda: not inbox._waiters)  # the cancelled wait cleaned up after itself
+        await eventually(lambda: not inbox.waiters)  # the cancelled wait cleaned up after itself
 
 
 async def test_since_returns_unread_messages_already_received(running: Running) -> None:

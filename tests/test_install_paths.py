@@ -24,14 +24,10 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 from pydantic import SecretStr
-from pydantic_settings import BaseSettings
 
 from outperform_mcp import __version__
-from outperform_mcp.api.settings import ApiSettings
-from outperform_mcp.guard.settings import GuardSettings
 from outperform_mcp.server.app import build_server
-from outperform_mcp.server.inbox_settings import InboxSettings
-from outperform_mcp.server.settings import ServerSettings
+from outperform_mcp.settings import PREFIX, SECTIONS, ApiSettings
 
 from .inbox_harness import eventually
 from .support import free_port, offline_deps
@@ -50,11 +46,9 @@ PLACEHOLDER = "/path/to/outperform-mcp/.venv/bin/outperform-mcp"
 def settings_env() -> dict[str, bool]:
     """Every OUTPERFORM_* variable the server reads, and whether it holds a secret."""
     names: dict[str, bool] = {}
-    classes: list[type[BaseSettings]] = [ApiSettings, ServerSettings, InboxSettings, GuardSettings]
-    for cls in classes:
-        prefix = str(cls.model_config.get("env_prefix", ""))
-        for field, info in cls.model_fields.items():
-            names[(prefix + field).upper()] = SecretStr in getattr(info.annotation, "__args__", (info.annotation,))
+    for section in SECTIONS.values():
+        for field, info in section.model_fields.items():
+            names[(PREFIX + field).upper()] = SecretStr in getattr(info.annotation, "__args__", (info.annotation,))
     return names
 
 

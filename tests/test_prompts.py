@@ -57,7 +57,8 @@ def test_malformed_prompt_names_file_and_problem(tmp_path: Path, text: str, why:
 async def test_required_and_optional_arguments(tmp_path: Path) -> None:
     write(tmp_path, GOOD)
     server = MCPServer("t")
-    load_prompts(server, tmp_path)
+    for prompt in load_prompts(tmp_path):
+        server.add_prompt(prompt)
     async with Client(server) as client:
         [prompt] = (await client.list_prompts()).prompts
         assert [(a.name, a.required) for a in prompt.arguments or []] == [("who", True), ("when", False)]
@@ -72,4 +73,4 @@ def test_duplicate_names_are_refused(tmp_path: Path) -> None:
     write(tmp_path, GOOD, "a.md")
     write(tmp_path, GOOD, "b.md")
     with pytest.raises(PromptFileError, match="duplicate prompt name"):
-        load_prompts(MCPServer("t"), tmp_path)
+        load_prompts(tmp_path)

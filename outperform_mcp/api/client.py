@@ -24,6 +24,7 @@ from tenacity import (
     stop_after_delay,
 )
 
+from ..settings import ApiSettings
 from .auth import BearerAuth, RefreshTokenFile, TokenManager
 from .errors import (
     BadRequest,
@@ -50,7 +51,6 @@ from .models import (
     SendResult,
     Sentiment,
 )
-from .settings import ApiSettings
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)

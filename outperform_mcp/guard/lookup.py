@@ -6,16 +6,16 @@ inbox stored, so a reply opens the window before the API's conversation list sho
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
 
+from .. import phones
 from ..api.client import OutPerformClient
 from ..api.models import Contact, Conversation
 from ..store.contacts import ContactState, get_state
-from ..store.db import Store
+from ..store.db import Connection, Store
 from .model import Window
 
 
@@ -41,16 +41,21 @@ class ContactView:
         return Window(self.last_inbound_at)
 
 
-async def local_state(store: Store, *, token: str, phone: str | None) -> ContactState | None:
-    def read(conn: sqlite3.Connection) -> ContactState | None:
-        return (get_state(conn, phone=phone) if phone else None) or get_state(conn, token=token)
+async def local_state(store: Store, *, token: str, phone: str | None, country: str) -> ContactState | None:
+    """What the inbox recorded for the contact: by its phone (as the API gives it), else its token."""
+    key = phones.key(phone, country) if phone else None
+
+    def read(conn: Connection) -> ContactState | None:
+        return (get_state(conn, phone=key) if key else None) or get_state(conn, token=token)
 
     return await store.run(read)
 
 
-async def window_for(store: Store, *, token: str, phone: str | None, api_last_inbound: datetime | None) -> Window:
+async def window_for(
+    store: Store, *, token: str, phone: str | None, api_last_inbound: datetime | None, country: str
+) -> Window:
     """The 24-hour window from the API's last inbound message and the inbox's, whichever is later."""
-    state = await local_state(store, token=token, phone=phone)
+    state = await local_state(store, token=token, phone=phone, country=country)
     return Window(later(api_last_inbound, state.last_inbound_at if state else None))
 
 
@@ -71,4 +76,5 @@ async def look_up(api: OutPerformClient, store: Store, token: str) -> ContactVie
     person = contact[0]
     conv = next((c for c in threads[0] if c.token == token), None)
     phone = person.phone if person else conv.phone if conv else None
-    return ContactView(person, conv, await local_state(store, token=token, phone=phone))
+    state = await local_state(store, token=token, phone=phone, country=api.settings.default_country)
+    return ContactView(person, conv, state)

@@ -4,7 +4,6 @@ repeats and run the policy. Reads the API and the store; writes nothing."""
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -13,14 +12,14 @@ import anyio
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..api.models import Contact, Conversation
+from ..settings import GuardSettings
 from ..store import journal
 from ..store.contacts import ContactState, is_opt_out
-from ..store.db import Store
+from ..store.db import Connection, Store
 from ..textsafe import clean
 from . import policy
 from .lookup import look_up
 from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key
-from .settings import GuardSettings
 from .templates import Catalogue, TemplateProblem
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message
@@ -153,11 +152,8 @@ class Planner:
         since = now - timedelta(seconds=self.settings.repeat_window)
         people = [r for r in (found[t] for t in draft.tokens) if r is not None]
 
-        def facts(conn: sqlite3.Connection) -> tuple[policy.Usage, dict[str, Repeat]]:
-            usage = policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
+        def facts(conn: Connection) -> tuple[policy.Usage, dict[str, Repeat]]:
+            usage = journal.usage(conn, now)
             repeats = {}
             if self.settings.repeat_window:
                 for person in people:

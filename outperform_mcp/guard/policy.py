@@ -6,17 +6,13 @@ human's preview shows the reasons next to the message.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from ..settings import GuardSettings
+from ..store.journal import Usage
 from .model import Draft, Recipient, Refusal
-from .settings import GuardSettings
 
-
-@dataclass(frozen=True)
-class Usage:
-    last_hour: int
-    last_day: int
+__all__ = ["Usage", "check", "switch_and_quota"]
 
 
 def _fmt(moment: datetime) -> str:

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,13 +20,13 @@ import anyio
 
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError, SendOutcomeUnknown
+from ..settings import GuardSettings
 from ..store import journal
-from ..store.db import Store
+from ..store.db import Connection, Store
 from . import policy
 from .model import Draft, GuardError, Plan, Refusal, digest_of, now_utc
 from .planner import Planner
 from .preview import render_text
-from .settings import GuardSettings
 from .templates import Catalogue
 
 __all__ = ["BatchStatus", "Channel", "GuardError", "Prepared", "SendService"]
@@ -117,7 +116,7 @@ class SendService:
         """Settle what a previous process left mid-way. Never sends anything."""
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> journal.Recovery:
+        def run(conn: Connection) -> journal.Recovery:
             found = journal.recover(conn, now)
             journal.expire_stale(conn, now)
             return found
@@ -158,7 +157,7 @@ class SendService:
         now = self.clock()
         ttl = timedelta(seconds=self.settings.approval_ttl)
 
-        def run(conn: sqlite3.Connection) -> tuple[PrepState, journal.ApprovalRecord]:
+        def run(conn: Connection) -> tuple[PrepState, journal.ApprovalRecord]:
             journal.expire_stale(conn, now)
             latest = journal.latest_approval(conn, digest=digest, client=client)
             if latest is not None:
@@ -237,7 +236,7 @@ class SendService:
         """The human said no (or did not answer): the approval and its messages are closed, unsent."""
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> None:
+        def run(conn: Connection) -> None:
             journal.transition(
                 conn, approval_id, from_status="pending", to_status=status, at=now, by=by, note=note, send_status=status
             )
@@ -249,7 +248,7 @@ class SendService:
         """Approve (if still pending) and send, once. ``client`` set: only the client that asked may."""
         now = self.clock()
 
-        def claim(conn: sqlite3.Connection) -> tuple[list[journal.SendRecord], list[Refusal]]:
+        def claim(conn: Connection) -> tuple[list[journal.SendRecord], list[Refusal]]:
             journal.expire_stale(conn, now)
             approval = journal.get_approval(conn, approval_id)
             if approval is None:
@@ -282,11 +281,7 @@ class SendService:
                 )
                 log.error("approval %s: journal payload does not match its digest; refused", approval_id[:8])
                 return [], [Refusal("tampered", note, "prepare the send again")]
-            usage = policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
-            _, refusals = policy.switch_and_quota(self.settings, usage, len(rows))
+            _, refusals = policy.switch_and_quota(self.settings, journal.usage(conn, now), len(rows))
             if refusals:
                 journal.transition(
                     conn,
@@ -345,7 +340,7 @@ class SendService:
         """The batch behind a page link, or None when the link is wrong (no hint which part)."""
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> journal.ApprovalRecord | None:
+        def run(conn: Connection) -> journal.ApprovalRecord | None:
             journal.expire_stale(conn, now)
             return journal.get_approval(conn, approval_id)
 
@@ -375,7 +370,7 @@ class SendService:
     # -- reading ----------------------------------------------------------------------------
 
     async def status(self, approval_id: str) -> BatchStatus:
-        def run(conn: sqlite3.Connection) -> BatchStatus:
+        def run(conn: Connection) -> BatchStatus:
             approval = journal.get_approval(conn, approval_id)
             if approval is None:
                 raise GuardError(f"no approval {approval_id}: check the id with list_sends")
@@ -405,7 +400,7 @@ class SendService:
     ) -> list[tuple[journal.SendRecord, journal.ApprovalRecord]]:
         now = self.clock()
 
-        def run(conn: sqlite3.Connection) -> list[tuple[journal.SendRecord, journal.ApprovalRecord]]:
+        def run(conn: Connection) -> list[tuple[journal.SendRecord, journal.ApprovalRecord]]:
             journal.expire_stale(conn, now)
             return journal.list_sends(conn, statuses=statuses, token=token, approval_id=approval_id, limit=limit)
 
@@ -413,11 +408,4 @@ class SendService:
 
     async def usage(self) -> policy.Usage:
         now = self.clock()
-
-        def run(conn: sqlite3.Connection) -> policy.Usage:
-            return policy.Usage(
-                journal.went_out_since(conn, now - timedelta(hours=1)),
-                journal.went_out_since(conn, now - timedelta(days=1)),
-            )
-
-        return await self.store.run(run)
+        return await self.store.run(lambda conn: journal.usage(conn, now))

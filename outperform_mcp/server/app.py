@@ -1,4 +1,4 @@
-"""Assembling the MCPServer: selected tools, resources, prompts, all over one ``Deps``."""
+"""Assembling the MCPServer: the tools and resources the registry selects, the prompts, over one ``Deps``."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from mcp.server.mcpserver.tools import Tool
 
 from .. import __version__
 from .deps import Deps
+from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
-from .inbox_resources import register_inbox_resources
-from .prompts import load_prompts
+from .messaging.tools import hidden_tools
 from .registry import selected
-from .resources import register_resources
 from .schema import CompactResult, compact_input, compact_output
-from .tools.messaging import hidden_tools
+from .sdk_private import serve_resource_subscribe
 
 INSTRUCTIONS = """\
 OutPerform CRM and WhatsApp outreach. Find people with search_contacts (the token it returns
@@ -44,14 +43,15 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     async def lifespan(_: MCPServer) -> AsyncIterator[Deps]:
         yield deps
 
-    selected_tools = selected(
+    surface = selected(
         toolsets=selection.toolsets or deps.settings.toolsets,
         include=selection.include,
         exclude=(*selection.exclude, *hidden_tools(deps.guard)),
         read_only=selection.read_only or deps.settings.read_only,
+        prompts_dir=prompts_dir,
     )
     tools: list[Tool] = []
-    for t in selected_tools:
+    for t in surface.tools:
         built = Tool.from_function(
             t.fn,
             name=t.name,
@@ -90,7 +90,10 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         tools=tools,
         **auth,
     )
-    register_resources(server, deps)
-    register_inbox_resources(server, deps)
-    load_prompts(server, prompts_dir)
+    for r in surface.resources:
+        server.resource(r.uri, name=r.name, title=r.title, mime_type=r.mime_type)(bind_resource(r.fn, deps))
+    if surface.resources:
+        serve_resource_subscribe(server, deps.push.subscribe, deps.push.unsubscribe)
+    for prompt in surface.prompts:
+        server.add_prompt(prompt)
     return server

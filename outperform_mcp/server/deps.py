@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from mcp.server.mcpserver import Context
@@ -11,9 +11,10 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 
 from ..api.client import OutPerformClient
 from ..guard.service import SendService
+from ..inbox import InboxService
+from ..settings import ServerSettings
 from ..store.db import Store
-from .inbox import Inbox
-from .settings import ServerSettings
+from .push import HandshakeSubscriptions
 
 
 @dataclass
@@ -22,11 +23,13 @@ class Deps:
     store: Store
     # The sending guard (approvals, policy, journal).
     guard: SendService
-    # Inbound messages (webhook intake, waiting, notifications).
-    inbox: Inbox
-    # Resource-change events for listening clients; the inbox publishes on it from webhooks.
+    # Inbound messages (webhook intake, waiting, listing).
+    inbox: InboxService
+    # Resource-change events for listening clients; inbox changes are published on it.
     bus: InMemorySubscriptionBus
-    settings: ServerSettings = field(default_factory=ServerSettings)
+    # The same events for handshake-era clients that subscribed per URI.
+    push: HandshakeSubscriptions
+    settings: ServerSettings
     # Where people reach this server's own pages (set once the listener is bound).
     public_url: str | None = None
 

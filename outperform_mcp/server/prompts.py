@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from mcp import MCPError
-from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.types import INVALID_PARAMS
 
@@ -99,7 +98,8 @@ def parse_prompt(path: Path) -> PromptFile:
     return PromptFile(path, meta["name"], meta["description"], meta.get("title"), arguments, body)
 
 
-def load_prompts(server: MCPServer, folder: Path | None = None) -> list[PromptFile]:
+def load_prompts(folder: Path | None = None) -> list[Prompt]:
+    """The prompts of every file in ``folder`` (default: the bundled ones), ready to add to a server."""
     folder = folder or default_prompts_dir()
     files = [parse_prompt(path) for path in sorted(folder.glob("*.md"))]
     seen: set[str] = set()
@@ -107,8 +107,7 @@ def load_prompts(server: MCPServer, folder: Path | None = None) -> list[PromptFi
         if prompt.name in seen:
             raise PromptFileError(f"{prompt.path}: duplicate prompt name {prompt.name!r}")
         seen.add(prompt.name)
-        server.add_prompt(_to_prompt(prompt))
-    return files
+    return [_to_prompt(prompt) for prompt in files]
 
 
 class _FilePrompt(Prompt):

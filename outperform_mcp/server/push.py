@@ -10,7 +10,7 @@ of its last subscribe request and the URIs it asked for, and forwards matching b
 Limits (from the SDK): delivery needs a standalone channel, i.e. stdio or stateful Streamable HTTP
 with the client's GET stream open; over stateless HTTP the notification is dropped by the SDK. The
 connection's end is observed through its ``exit_stack``, which the SDK exposes on ``Connection``
-but not on ``ServerSession``; that one private attribute is read defensively.
+but not on ``ServerSession`` (read in ``sdk_private``).
 """
 
 from __future__ import annotations
@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import anyio
 import anyio.abc
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from mcp.server.session import ServerSession
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated, ServerEvent
+
+from .sdk_private import connection_key
 
 log = logging.getLogger(__name__)
 
@@ -47,19 +48,19 @@ class HandshakeSubscriptions:
         self._send, self._recv = anyio.create_memory_object_stream[tuple[ServerSession, str]](4096)
 
     def subscribe(self, session: ServerSession, uri: str) -> None:
-        key, connection = _connection_of(session)
+        key, closing = connection_key(session)
         peer = self._peers.get(key)
         if peer is None:
             if len(self._peers) >= MAX_PEERS:  # bounded: evict the oldest connection
                 self._peers.pop(next(iter(self._peers)))
             peer = self._peers[key] = _Peer(session)
-            if connection is not None:
-                connection.exit_stack.callback(self._forget, key)
+            if closing is not None:
+                closing.callback(self._forget, key)
         peer.session = session
         peer.uris.add(uri)
 
     def unsubscribe(self, session: ServerSession, uri: str) -> None:
-        key, _ = _connection_of(session)
+        key, _ = connection_key(session)
         peer = self._peers.get(key)
         if peer is not None:
             peer.uris.discard(uri)
@@ -92,10 +93,3 @@ class HandshakeSubscriptions:
                         log.debug("could not notify a handshake-era client", exc_info=True)
         finally:
             unsubscribe()
-
-
-def _connection_of(session: ServerSession) -> tuple[int, Any]:
-    connection = getattr(session, "_connection", None)
-    if connection is None or not hasattr(connection, "exit_stack"):
-        return id(session), None
-    return id(connection), connection

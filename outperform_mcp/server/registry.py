@@ -1,7 +1,9 @@
-"""Tools by toolset: a declarative registry, filtered at assembly (toolsets, allow/deny, read-only).
+"""Tools and resources by toolset: a declarative registry, filtered at assembly.
 
-Tool modules declare tools with ``@tool(...)``; nothing is registered on a server until
-``selected()`` picks them, so the same process can build differently configured servers.
+Toolset modules declare tools with ``@tool(...)`` and resources with ``@resource(...)``; nothing is
+registered on a server until ``selected()`` picks them (toolsets, allow/deny, read-only), so the
+same process can build differently configured servers and a filtered-out toolset serves nothing.
+A resource function takes ``Deps`` first, then its URI parameters.
 """
 
 from __future__ import annotations
@@ -9,9 +11,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
+from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.types import ToolAnnotations
+
+from .prompts import load_prompts
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -85,9 +91,43 @@ def tool(
     return decorate
 
 
+@dataclass(frozen=True)
+class ResourceDef:
+    fn: Callable[..., Any]
+    toolset: str
+    uri: str
+    name: str
+    title: str
+    mime_type: str = "application/json"
+
+
+RESOURCES: dict[str, ResourceDef] = {}
+
+
+def resource(toolset: str, uri: str, *, name: str, title: str, mime_type: str = "application/json") -> Callable[[F], F]:
+    """Declare a resource of ``toolset``: served only when that toolset is."""
+    if toolset not in TOOLSETS:
+        raise ValueError(f"unknown toolset {toolset!r}")
+
+    def decorate(fn: F) -> F:
+        RESOURCES[uri] = ResourceDef(fn=fn, toolset=toolset, uri=uri, name=name, title=title, mime_type=mime_type)
+        return fn
+
+    return decorate
+
+
 def load_all() -> None:
-    """Import every tool module so its ``@tool`` declarations run."""
-    from .tools import MODULES  # noqa: F401  (imported for its side effect)
+    """Import every toolset package so its ``@tool`` and ``@resource`` declarations run."""
+    from . import contacts, conversations, inbox, messaging  # noqa: F401  (imported for their side effect)
+
+
+@dataclass(frozen=True)
+class Surface:
+    """What one configuration exposes."""
+
+    tools: list[ToolDef]
+    resources: list[ResourceDef]
+    prompts: list[Prompt]
 
 
 class SelectionError(ValueError):
@@ -100,8 +140,14 @@ def selected(
     include: Iterable[str] = (),
     exclude: Iterable[str] = (),
     read_only: bool = False,
-) -> list[ToolDef]:
-    """The tools a configuration exposes. ``read_only`` wins over everything else."""
+    prompts_dir: Path | None = None,
+) -> Surface:
+    """The tools and resources a configuration exposes. ``read_only`` wins over everything else.
+
+    A resource is served when its toolset is enabled and at least one of that toolset's tools
+    is exposed: the same switches that hide a toolset's tools hide its data too. Prompts (from
+    ``prompts_dir``, default the bundled ones) span toolsets and are always served.
+    """
     load_all()
     toolsets, include, exclude = set(toolsets), set(include), set(exclude)
     unknown = sorted((toolsets - TOOLSETS.keys()) | ((include | exclude) - REGISTRY.keys()))
@@ -119,4 +165,8 @@ def selected(
         and t.name not in exclude
         and (t.read_only or not read_only)
     ]
-    return sorted(chosen, key=lambda t: (order.index(t.toolset), t.name))
+    tools = sorted(chosen, key=lambda t: (order.index(t.toolset), t.name))
+    live = {t.toolset for t in tools}
+    resources = [r for r in RESOURCES.values() if r.toolset in live]
+    resources.sort(key=lambda r: (order.index(r.toolset), r.uri))
+    return Surface(tools, resources, load_prompts(prompts_dir))

@@ -16,27 +16,26 @@ from functools import partial
 import anyio
 import uvicorn
 from mcp.server.mcpserver import MCPServer
-from mcp.server.subscriptions import InMemorySubscriptionBus
+from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from ..api.client import OutPerformClient
-from ..api.settings import ApiSettings
 from ..guard.service import SendService
-from ..guard.settings import GuardSettings
+from ..inbox import InboxChange, InboxService
+from ..inbox.webhook import webhook_routes
+from ..settings import Settings
 from ..store.db import Store
-from .approval_page import approval_routes
 from .deps import Deps
 from .http import build_http_app
-from .inbox import Inbox
-from .inbox_settings import InboxSettings
-from .settings import ServerSettings
-from .webhook import webhook_routes
+from .inbox.resources import uris_of
+from .messaging.approval_page import approval_routes
+from .push import HandshakeSubscriptions
 
 log = logging.getLogger(__name__)
 
 RouteProvider = Callable[[Deps], Sequence[BaseRoute]]
-ROUTE_PROVIDERS: list[RouteProvider] = [webhook_routes, approval_routes]
+ROUTE_PROVIDERS: list[RouteProvider] = [lambda deps: webhook_routes(deps.inbox), approval_routes]
 
 
 def extra_routes(deps: Deps) -> list[BaseRoute]:
@@ -44,17 +43,22 @@ def extra_routes(deps: Deps) -> list[BaseRoute]:
 
 
 @asynccontextmanager
-async def open_deps(
-    api_settings: ApiSettings, server_settings: ServerSettings, inbox_settings: InboxSettings | None = None
-) -> AsyncIterator[Deps]:
-    store = Store(api_settings.data_dir / "outperform.db")
+async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
+    store = Store(settings.api.data_dir / "outperform.db")
     try:
-        async with OutPerformClient(api_settings) as api, anyio.create_task_group() as services:
+        async with OutPerformClient(settings.api) as api, anyio.create_task_group() as services:
             bus = InMemorySubscriptionBus()
-            guard = SendService(api, store, GuardSettings())
+            guard = SendService(api, store, settings.guard)
             await guard.start()
-            inbox = Inbox(store, bus, api, inbox_settings or InboxSettings())
-            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, settings=server_settings)
+
+            async def publish(change: InboxChange) -> None:
+                for uri in uris_of(change):
+                    await bus.publish(ResourceUpdated(uri=uri))
+
+            inbox = InboxService(store, api, settings.inbox, country=settings.api.default_country, on_change=publish)
+            push = HandshakeSubscriptions(bus)
+            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, push=push, settings=settings.server)
+            await services.start(push.run)
             await services.start(inbox.run)
             try:
                 yield deps

@@ -11,11 +11,11 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from .db import SCHEMAS
+from .db import SCHEMAS, iso, moment
 
 SCHEMAS["contact_state"] = """
 CREATE TABLE IF NOT EXISTS contact_state (
-    phone TEXT PRIMARY KEY,              -- digits only
+    phone TEXT PRIMARY KEY,              -- E.164 digits (see phones.py)
     token TEXT,                          -- prospect_token once known
     last_inbound_at TEXT,                -- ISO 8601 UTC
     opted_out_at TEXT,
@@ -36,10 +36,6 @@ def is_opt_out(text: str) -> bool:
     return bool(_OPT_OUT.search(text))
 
 
-def digits(phone: str) -> str:
-    return re.sub(r"[^0-9]", "", phone)
-
-
 @dataclass(frozen=True)
 class ContactState:
     phone: str
@@ -53,11 +49,8 @@ def _row(row: sqlite3.Row | None) -> ContactState | None:
     if row is None:
         return None
 
-    def ts(value: str | None) -> datetime | None:
-        return datetime.fromisoformat(value) if value else None
-
     return ContactState(
-        row["phone"], row["token"], ts(row["last_inbound_at"]), ts(row["opted_out_at"]), row["opt_out_text"]
+        row["phone"], row["token"], moment(row["last_inbound_at"]), moment(row["opted_out_at"]), row["opt_out_text"]
     )
 
 
@@ -65,18 +58,17 @@ def record_inbound(
     conn: sqlite3.Connection, *, phone: str, at: datetime, text: str, token: str | None = None
 ) -> ContactState:
     """Note an inbound message: moves the window forward, opts out on STOP-like text."""
-    phone = digits(phone)
     conn.execute(
         """INSERT INTO contact_state (phone, token, last_inbound_at) VALUES (?, ?, ?)
            ON CONFLICT(phone) DO UPDATE SET
              token = COALESCE(excluded.token, contact_state.token),
              last_inbound_at = MAX(COALESCE(contact_state.last_inbound_at, ''), excluded.last_inbound_at)""",
-        (phone, token, at.isoformat()),
+        (phone, token, iso(at)),
     )
     if is_opt_out(text):
         conn.execute(
             "UPDATE contact_state SET opted_out_at = ?, opt_out_text = ? WHERE phone = ? AND opted_out_at IS NULL",
-            (at.isoformat(), text[:200], phone),
+            (iso(at), text[:200], phone),
         )
     state = get_state(conn, phone=phone)
     assert state is not None
@@ -84,12 +76,12 @@ def record_inbound(
 
 
 def link_token(conn: sqlite3.Connection, *, phone: str, token: str) -> None:
-    conn.execute("UPDATE contact_state SET token = ? WHERE phone = ?", (token, digits(phone)))
+    conn.execute("UPDATE contact_state SET token = ? WHERE phone = ?", (token, phone))
 
 
 def get_state(conn: sqlite3.Connection, *, phone: str | None = None, token: str | None = None) -> ContactState | None:
     if phone:
-        return _row(conn.execute("SELECT * FROM contact_state WHERE phone = ?", (digits(phone),)).fetchone())
+        return _row(conn.execute("SELECT * FROM contact_state WHERE phone = ?", (phone,)).fetchone())
     if token:
         return _row(conn.execute("SELECT * FROM contact_state WHERE token = ?", (token,)).fetchone())
     return None

@@ -10,12 +10,27 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import anyio.to_thread
 
 T = TypeVar("T")
+
+
+def iso(at: datetime) -> str:
+    """UTC, fixed width, so stored timestamps compare correctly as strings in SQL."""
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def moment(value: str | None) -> datetime | None:
+    """A stored timestamp back (None stays None)."""
+    return datetime.fromisoformat(value) if value else None
+
+
+# The connection a ``Store.run`` function receives; callers outside the store name it by this.
+Connection = sqlite3.Connection
 
 # name -> DDL; feature modules add theirs at import time. Statements must be idempotent.
 SCHEMAS: dict[str, str] = {}

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from . import contacts
-from .db import SCHEMAS
+from .db import SCHEMAS, iso, moment
 
 SCHEMAS["inbox"] = """
 CREATE TABLE IF NOT EXISTS inbox_events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     dedupe_key TEXT NOT NULL UNIQUE,
-    phone TEXT NOT NULL,                 -- digits only
+    phone TEXT NOT NULL,                 -- E.164 digits (see phones.py)
     token TEXT,                          -- prospect_token, once linked
     name TEXT,                           -- WhatsApp profile name from the payload (customer-controlled)
     kind TEXT NOT NULL,                  -- message type: text, image, ...
@@ -40,7 +40,7 @@ CREATE INDEX IF NOT EXISTS inbox_events_received ON inbox_events(received_at);
 
 @dataclass(frozen=True)
 class NewEvent:
-    """One validated inbound message, ready to store."""
+    """One validated inbound message, ready to store (``phone`` as E.164 digits)."""
 
     phone: str
     name: str | None
@@ -50,7 +50,7 @@ class NewEvent:
 
     @property
     def dedupe_key(self) -> str:
-        raw = "\x1f".join((contacts.digits(self.phone), iso(self.sent_at), self.kind, self.text))
+        raw = "\x1f".join((self.phone, iso(self.sent_at), self.kind, self.text))
         return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -77,18 +77,9 @@ class Event:
     handled_at: datetime | None
 
 
-def iso(at: datetime) -> str:
-    """UTC, fixed format, so stored timestamps compare correctly as strings."""
-    return at.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 def _event(row: sqlite3.Row) -> Event:
-    sent = _ts(row["sent_at"])
-    received = _ts(row["received_at"])
+    sent = moment(row["sent_at"])
+    received = moment(row["received_at"])
     assert sent is not None
     assert received is not None
     return Event(
@@ -101,7 +92,7 @@ def _event(row: sqlite3.Row) -> Event:
         sent_at=sent,
         received_at=received,
         opt_out=bool(row["opt_out"]),
-        handled_at=_ts(row["handled_at"]),
+        handled_at=moment(row["handled_at"]),
     )
 
 
@@ -110,7 +101,7 @@ def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime) -> 
 
     Runs in the caller's transaction, so the event and the contact state commit together.
     """
-    phone = contacts.digits(event.phone)
+    phone = event.phone
     key = event.dedupe_key
     known = contacts.get_state(conn, phone=phone)
     token = known.token if known else None
@@ -151,7 +142,7 @@ def list_events(
     args: list[object] = [since]
     if phone is not None:
         where.append("phone = ?")
-        args.append(contacts.digits(phone))
+        args.append(phone)
     if unread_only:
         where.append("handled_at IS NULL")
     order = "DESC" if newest_first else "ASC"
@@ -174,7 +165,7 @@ def count(conn: sqlite3.Connection, *, phone: str | None = None, unread_only: bo
     args: list[object] = []
     if phone is not None:
         where.append("phone = ?")
-        args.append(contacts.digits(phone))
+        args.append(phone)
     if unread_only:
         where.append("handled_at IS NULL")
     sql = f"SELECT COUNT(*) FROM inbox_events WHERE {' AND '.join(where)}"  # noqa: S608
@@ -198,14 +189,14 @@ def mark_handled(
         args: list[object] = [stamp, *ids]
         if phone is not None:
             sql += " AND phone = ?"
-            args.append(contacts.digits(phone))
+            args.append(phone)
         changed += conn.execute(sql, args).rowcount
     if up_to is not None:
         sql = "UPDATE inbox_events SET handled_at = ? WHERE handled_at IS NULL AND id <= ?"
         args = [stamp, up_to]
         if phone is not None:
             sql += " AND phone = ?"
-            args.append(contacts.digits(phone))
+            args.append(phone)
         changed += conn.execute(sql, args).rowcount
     return changed
 
@@ -237,7 +228,6 @@ def unlinked_phones(conn: sqlite3.Connection, *, limit: int = 50) -> list[str]:
 
 def link(conn: sqlite3.Connection, *, phone: str, token: str) -> int:
     """Attach a contact token to a phone: its stored events and its contact state. Returns events linked."""
-    phone = contacts.digits(phone)
     conn.execute(
         """INSERT INTO contact_state (phone, token) VALUES (?, ?)
            ON CONFLICT(phone) DO UPDATE SET token = excluded.token""",
@@ -254,3 +244,51 @@ def prune(conn: sqlite3.Connection, *, before: datetime, batch: int = 5000) -> i
         "DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events WHERE received_at < ? LIMIT ?)",
         (iso(before), batch),
     ).rowcount
+
+
+# -- the reads and writes of one inbox operation, each in one transaction -----------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[Event]
+    unread: int  # unhandled events in total (of the phone, when one is given)
+
+
+def page(
+    conn: sqlite3.Connection,
+    *,
+    since: int,
+    phone: str | None,
+    unread_only: bool,
+    limit: int,
+    newest_first: bool = False,
+) -> Page:
+    found = list_events(conn, since=since, phone=phone, unread_only=unread_only, limit=limit, newest_first=newest_first)
+    return Page(found, count(conn, phone=phone, unread_only=True))
+
+
+@dataclass(frozen=True)
+class Summary:
+    latest_unread: list[Event]  # newest first
+    unread: int
+    stored: int
+    cursor: int
+
+
+def summary(conn: sqlite3.Connection, *, recent: int) -> Summary:
+    latest = list_events(conn, unread_only=True, limit=recent, newest_first=True)
+    return Summary(latest, count(conn, unread_only=True), count(conn), latest_id(conn))
+
+
+@dataclass(frozen=True)
+class Marked:
+    marked: int
+    known: set[int]  # of the ids asked about, those stored
+    unread: int
+
+
+def mark(conn: sqlite3.Connection, *, ids: Sequence[int], up_to: int | None, phone: str | None, at: datetime) -> Marked:
+    known = existing_ids(conn, ids)
+    marked = mark_handled(conn, ids=ids, up_to=up_to, phone=phone, at=at)
+    return Marked(marked, known, count(conn, phone=phone, unread_only=True))

@@ -13,14 +13,14 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 
-from .db import SCHEMAS
+from .db import SCHEMAS, iso, moment
 
 SCHEMAS["send_journal"] = """
 CREATE TABLE IF NOT EXISTS send_approvals (
     id TEXT PRIMARY KEY,                 -- unguessable
-    client TEXT NOT NULL,                -- who asked (see guard.identity)
+    client TEXT NOT NULL,                -- who asked (see server.messaging.approval_flow.client_key)
     digest TEXT NOT NULL,                -- sha256 of the exact payload shown
     kind TEXT NOT NULL,                  -- session | template
     channel TEXT NOT NULL,               -- elicitation | page | host | none | pending
@@ -65,15 +65,6 @@ WENT_OUT = ("sending", "sent", "unknown")
 FINAL = ("sent", "failed", "unknown", "rejected", "expired", "refused")
 
 
-def ts(moment: datetime) -> str:
-    """Fixed-width UTC text, so SQL string comparison is time comparison."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 @dataclass(frozen=True)
 class ApprovalRecord:
     id: str
@@ -92,7 +83,7 @@ class ApprovalRecord:
 
     @classmethod
     def of(cls, row: sqlite3.Row) -> ApprovalRecord:
-        created, expires = _dt(row["created_at"]), _dt(row["expires_at"])
+        created, expires = moment(row["created_at"]), moment(row["expires_at"])
         assert created is not None
         assert expires is not None
         return cls(
@@ -106,7 +97,7 @@ class ApprovalRecord:
             json.loads(row["allowed_because"]),
             created,
             expires,
-            _dt(row["decided_at"]),
+            moment(row["decided_at"]),
             row["decided_by"],
             row["note"],
         )
@@ -136,7 +127,7 @@ class SendRecord:
 
     @classmethod
     def of(cls, row: sqlite3.Row) -> SendRecord:
-        created = _dt(row["created_at"])
+        created = moment(row["created_at"])
         assert created is not None
         return cls(
             row["id"],
@@ -156,8 +147,8 @@ class SendRecord:
             row["message_id"],
             row["error"],
             created,
-            _dt(row["sending_at"]),
-            _dt(row["finished_at"]),
+            moment(row["sending_at"]),
+            moment(row["finished_at"]),
         )
 
 
@@ -195,7 +186,7 @@ def insert_approval(
     send_status: str,
     decided_by: str | None = None,
 ) -> None:
-    decided_at = ts(created_at) if decided_by else None
+    decided_at = iso(created_at) if decided_by else None
     conn.execute(
         """INSERT INTO send_approvals (id, client, digest, kind, channel, status, allowed_because,
                created_at, expires_at, decided_at, decided_by)
@@ -208,8 +199,8 @@ def insert_approval(
             channel,
             status,
             json.dumps(list(allowed_because)),
-            ts(created_at),
-            ts(expires_at),
+            iso(created_at),
+            iso(expires_at),
             decided_at,
             decided_by,
         ),
@@ -233,7 +224,7 @@ def insert_approval(
                 s.content_key,
                 s.repeat_of,
                 send_status,
-                ts(created_at),
+                iso(created_at),
             )
             for s in sends
         ],
@@ -277,7 +268,7 @@ def transition(
         """UPDATE send_approvals SET status = ?, decided_at = COALESCE(decided_at, ?),
                decided_by = COALESCE(?, decided_by), note = COALESCE(?, note)
            WHERE id = ? AND status = ?""",
-        (to_status, ts(at), by, note, approval_id, from_status),
+        (to_status, iso(at), by, note, approval_id, from_status),
     )
     if cur.rowcount != 1:
         return False
@@ -286,7 +277,7 @@ def transition(
             """UPDATE sends SET status = ?, error = COALESCE(?, error),
                    finished_at = CASE WHEN ? IN ('rejected', 'expired', 'refused') THEN ? ELSE finished_at END
                WHERE approval_id = ? AND status IN ('prepared', 'approved')""",
-            (send_status, note if send_status == "refused" else None, send_status, ts(at), approval_id),
+            (send_status, note if send_status == "refused" else None, send_status, iso(at), approval_id),
         )
     return True
 
@@ -296,7 +287,7 @@ def expire_stale(conn: sqlite3.Connection, now: datetime) -> int:
     stale = [
         r["id"]
         for r in conn.execute(
-            "SELECT id FROM send_approvals WHERE status IN ('pending', 'approved') AND expires_at <= ?", (ts(now),)
+            "SELECT id FROM send_approvals WHERE status IN ('pending', 'approved') AND expires_at <= ?", (iso(now),)
         )
     ]
     for approval_id in stale:
@@ -325,7 +316,7 @@ def mark_sending(conn: sqlite3.Connection, send_id: int, at: datetime) -> bool:
     """The one gate before the HTTP request: only an approved row can become 'sending', once."""
     cur = conn.execute(
         "UPDATE sends SET status = 'sending', sending_at = ? WHERE id = ? AND status = 'approved'",
-        (ts(at), send_id),
+        (iso(at), send_id),
     )
     return cur.rowcount == 1
 
@@ -341,8 +332,20 @@ def finish(
 ) -> None:
     conn.execute(
         "UPDATE sends SET status = ?, message_id = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'sending'",
-        (status, message_id, error, ts(at), send_id),
+        (status, message_id, error, iso(at), send_id),
     )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Messages that went out (or may have) in the rolling hour and day: what quotas count."""
+
+    last_hour: int
+    last_day: int
+
+
+def usage(conn: sqlite3.Connection, now: datetime) -> Usage:
+    return Usage(went_out_since(conn, now - timedelta(hours=1)), went_out_since(conn, now - timedelta(days=1)))
 
 
 def went_out_since(conn: sqlite3.Connection, since: datetime) -> int:
@@ -351,7 +354,7 @@ def went_out_since(conn: sqlite3.Connection, since: datetime) -> int:
         """SELECT COUNT(*) FROM sends
            WHERE (status IN ('sending', 'sent', 'unknown') AND sending_at >= ?)
               OR (status = 'approved' AND approval_id IN (SELECT id FROM send_approvals WHERE status = 'used'))""",
-        (ts(since),),
+        (iso(since),),
     ).fetchone()
     return int(row[0])
 
@@ -365,7 +368,7 @@ def last_same_message(
         """SELECT * FROM sends WHERE content_key = ? AND approval_id != ?
              AND ((status IN ('sending', 'sent', 'unknown') AND sending_at >= ?) OR status = 'approved')
            ORDER BY COALESCE(sending_at, created_at) DESC LIMIT 1""",
-        (content_key, exclude_approval or "", ts(since)),
+        (content_key, exclude_approval or "", iso(since)),
     ).fetchone()
     return SendRecord.of(row) if row else None
 
@@ -419,12 +422,12 @@ def recover(conn: sqlite3.Connection, now: datetime) -> Recovery:
         """UPDATE sends SET status = 'unknown', finished_at = ?,
                error = 'the server stopped while this message was being sent; check the conversation'
            WHERE status = 'sending'""",
-        (ts(now),),
+        (iso(now),),
     ).rowcount
     not_sent = conn.execute(
         """UPDATE sends SET status = 'failed', finished_at = ?,
                error = 'not sent: the server stopped before sending it'
            WHERE status = 'approved' AND approval_id IN (SELECT id FROM send_approvals WHERE status = 'used')""",
-        (ts(now),),
+        (iso(now),),
     ).rowcount
     return Recovery(unknown=unknown, not_sent=not_sent)

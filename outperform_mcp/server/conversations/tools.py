@@ -13,9 +13,9 @@ from ...guard.lookup import window_for
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
 from ..errors import upstream
+from ..params import EndDate, Page, StartDate, Token, check_range
 from ..registry import tool
-from ..views import PREVIEW_CHARS, UNTRUSTED_NOTE, MessageOut, SessionWindow
-from .params import EndDate, Page, StartDate, Token, check_range
+from ..views import PREVIEW_CHARS, UNTRUSTED_NOTE, SessionWindow, ThreadMessage
 
 PerPage = Annotated[int, Field(ge=1, le=50, description="Per page")]
 
@@ -25,7 +25,7 @@ class ConversationOut(BaseModel):
     name: str | None = None
     phone: str | None = None
     window: SessionWindow
-    messages: list[MessageOut] = Field(description="Oldest first, newest last")
+    messages: list[ThreadMessage] = Field(description="Oldest first, newest last")
     earlier_messages: int = Field(0, description="Messages in range not shown; raise limit or narrow dates")
     note: str = UNTRUSTED_NOTE
 
@@ -92,13 +92,15 @@ async def get_conversation(
         with upstream():
             full = await d.api.list_conversations(prospect_token=token, limit=1)
         last_inbound = next((c.last_inbound_at for c in full if c.token == token), last_inbound)
-    window = await window_for(d.store, token=token, phone=conv.phone, api_last_inbound=last_inbound)
+    window = await window_for(
+        d.store, token=token, phone=conv.phone, api_last_inbound=last_inbound, country=d.api.settings.default_country
+    )
     return ConversationOut(
         token=conv.token,
         name=clean(conv.name) if conv.name else None,
         phone=conv.phone,
         window=SessionWindow.of(window),
-        messages=[MessageOut.of(m) for m in shown],
+        messages=[ThreadMessage.of(m) for m in shown],
         earlier_messages=len(conv.messages) - len(shown),
     )
 

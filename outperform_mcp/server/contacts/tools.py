@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
+from ... import phones
 from ...api.errors import DuplicateRecord, OutPerformError
 from ...api.models import NewContact
 from ...guard.lookup import look_up
 from ..deps import Ctx, deps
 from ..errors import upstream
+from ..params import Page, Token
 from ..registry import tool
-from ..views import ContactOut, MessageOut, SessionWindow
-from .params import Page, Token
+from ..views import ContactOut, SessionWindow, ThreadMessage
 
 Phone = Annotated[
     str,
@@ -37,7 +37,7 @@ class ContactList(BaseModel):
 
 class ContactDetail(ContactOut):
     window: SessionWindow = Field(description="Whether a free-text message may be sent now")
-    last_message: MessageOut | None = None
+    last_message: ThreadMessage | None = None
 
 
 class LabelOut(BaseModel):
@@ -82,7 +82,7 @@ async def get_contact(ctx: Ctx, token: Token) -> ContactDetail:
     return ContactDetail(
         **ContactOut.of(view.contact).model_dump(),
         window=SessionWindow.of(view.window),
-        last_message=MessageOut.of(messages[-1]) if messages else None,
+        last_message=ThreadMessage.of(messages[-1]) if messages else None,
     )
 
 
@@ -96,14 +96,18 @@ async def create_contact(
 ) -> ContactOut:
     """Add a contact (lead). Search first: an existing number is refused. Returns it with its
     token."""
-    digits = re.sub(r"[^0-9]", "", phone)
+    api = deps(ctx).api
+    # Assumption: the API takes E.164 digits (its page shows a local number in one example and an
+    # international one in the webhook's); one form keeps one contact per subscriber.
+    try:
+        number = phones.normalise(phone, api.settings.default_country)
+    except phones.PhoneError as exc:
+        raise ToolError(f"phone: {exc}") from None
     hints: dict[type[OutPerformError], str] = {
         DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
     }
     with upstream(hints):
-        created = await deps(ctx).api.create_contact(
-            NewContact(name=name.strip(), phone=digits, email=email, labels=labels)
-        )
+        created = await api.create_contact(NewContact(name=name.strip(), phone=number, email=email, labels=labels))
     return ContactOut.of(created)
 
 

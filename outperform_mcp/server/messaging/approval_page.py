@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..guard.preview import fmt_time
-from ..guard.service import BatchStatus, GuardError
+from ...guard.preview import fmt_time
+from ...guard.service import BatchStatus, GuardError
+from ..deps import Deps
 from .approval_flow import APPROVAL_PATH
-from .deps import Deps
 
 log = logging.getLogger(__name__)
 

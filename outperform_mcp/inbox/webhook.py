@@ -12,27 +12,22 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-import secrets
-import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from ..api.settings import ApiSettings
-from ..store import contacts
+from .. import phones
 from ..store.inbox import NewEvent
-from .deps import Deps
-from .inbox import WEBHOOK_PATH, Inbox, InboxUnavailable
-from .inbox_settings import InboxSettings
-from .settings import ServerSettings
+from .service import InboxService, InboxUnavailable
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_PATH = "/webhooks/outperform"
 EVENT_TYPE = "whatsapp_message_received"
 SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name
 
@@ -83,11 +78,11 @@ class WebhookEvent(BaseModel):
         # The documented format ends in Z; a timestamp without a zone is read as UTC.
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
-    def to_new_event(self) -> NewEvent:
+    def to_new_event(self, country: str) -> NewEvent:
         message = self.data.message
         text = message.text or ""
         return NewEvent(
-            phone=contacts.digits(self.data.contact),
+            phone=phones.key(self.data.contact, country),
             name=self.data.name or None,
             kind=message.type,
             text=text,
@@ -99,7 +94,7 @@ def _answer(code: int, /, **body: Any) -> JSONResponse:
     return JSONResponse(body, status_code=code)
 
 
-def _refuse(inbox: Inbox, counter: str, status: int, reason: str) -> JSONResponse:
+def _refuse(inbox: InboxService, counter: str, status: int, reason: str) -> JSONResponse:
     setattr(inbox.stats, counter, getattr(inbox.stats, counter) + 1)
     log.warning("webhook refused (%d): %s", status, reason)
     return _answer(status, error=reason)
@@ -137,7 +132,7 @@ def _first_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"
 
 
-def make_handler(inbox: Inbox, secret: str) -> Any:
+def make_handler(inbox: InboxService, secret: str) -> Any:
     limit = inbox.settings.webhook_max_bytes
 
     async def receive(request: Request) -> Response:
@@ -172,7 +167,7 @@ def make_handler(inbox: Inbox, secret: str) -> Any:
         if event.data.message.type == "text" and event.data.message.text is None:
             return _refuse(inbox, "invalid", 422, "invalid payload: data.message.text: required for a text message")
         try:
-            stored = await inbox.ingest(event.to_new_event())
+            stored = await inbox.ingest(event.to_new_event(inbox.country))
         except InboxUnavailable as exc:
             inbox.stats.failed += 1
             log.error("webhook event not stored: %s", exc)
@@ -194,9 +189,8 @@ def make_handler(inbox: Inbox, secret: str) -> Any:
     return guarded
 
 
-def webhook_routes(deps: Deps) -> Sequence[BaseRoute]:
-    """Route provider for ``runtime.ROUTE_PROVIDERS``: nothing unless a secret is configured."""
-    inbox = deps.inbox
+def webhook_routes(inbox: InboxService) -> Sequence[BaseRoute]:
+    """The receiver's routes: none unless a secret is configured."""
     if inbox.settings.webhook_secret is None:
         return []
     handler = make_handler(inbox, inbox.settings.webhook_secret.get_secret_value())
@@ -204,42 +198,3 @@ def webhook_routes(deps: Deps) -> Sequence[BaseRoute]:
         Route(f"{WEBHOOK_PATH}/{{secret}}", handler, methods=["POST"]),
         Route(WEBHOOK_PATH, handler, methods=["POST"]),
     ]
-
-
-async def connect_sandbox(
-    api: ApiSettings, srv: ServerSettings, inbox: InboxSettings, *, http: tuple[str, int] | None
-) -> InboxSettings:
-    """Sandbox mode: tell the emulator to deliver ``/_sandbox/inbound`` messages to this server.
-
-    Without a configured secret a random one is made for this run. In stdio mode a port is chosen
-    now (if none is set) so the receiver's URL is known before the side listener starts. The secret
-    travels in the emulator's ``X-Webhook-Secret`` header, so it is in no URL and no log.
-    """
-    import httpx2
-
-    from ..sandbox.operations import BASE_PATH
-
-    if inbox.webhook_secret is None:
-        inbox = inbox.model_copy(update={"webhook_secret": SecretStr(secrets.token_urlsafe(32))})
-    assert inbox.webhook_secret is not None
-    if http is not None:
-        host, port = http
-    else:
-        host = srv.listen_host
-        if srv.listen_port == 0:
-            with socket.socket() as sock:
-                sock.bind((host, 0))
-                srv.listen_port = int(sock.getsockname()[1])
-        port = srv.listen_port
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 - listening everywhere; the emulator calls loopback
-        host = "127.0.0.1"
-    root = api.base_url.split(BASE_PATH)[0].rstrip("/")
-    receiver = f"http://{host}:{port}{WEBHOOK_PATH}"
-    async with httpx2.AsyncClient(timeout=5) as client:
-        response = await client.post(
-            f"{root}/_sandbox/config",
-            json={"webhook_url": receiver, "webhook_secret": inbox.webhook_secret.get_secret_value()},
-        )
-        response.raise_for_status()
-    log.warning("sandbox: POST %s/_sandbox/inbound delivers a customer message to %s", root, receiver)
-    return inbox

@@ -16,7 +16,11 @@ from pydantic import Field
 from ...guard.service import GuardError, Prepared, SendService
 from ...store.journal import ApprovalRecord, SendRecord
 from ...textsafe import trim
-from ..approval_flow import (
+from ..deps import Ctx
+from ..errors import upstream
+from ..params import ID_PATTERN, INSTANCE_PATTERN, Token
+from ..registry import tool
+from .approval_flow import (
     Approve,
     ask_message,
     ask_template,
@@ -26,15 +30,11 @@ from ..approval_flow import (
     prepare_template,
     service_of,
 )
-from ..deps import Ctx
-from ..errors import upstream
-from ..registry import tool
-from ..send_results import SendLog, SendLogEntry, SendResult, report
-from .params import Token
+from .send_results import SendLog, SendLogEntry, SendResult, report
 
 InstanceId = Annotated[
     str | None,
-    Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="Sending instance (default: configured)"),
+    Field(pattern=INSTANCE_PATTERN, description="Sending instance (default: configured)"),
 ]
 DryRun = Annotated[bool, Field(description="Return exactly what would be sent; send nothing, ask nobody")]
 
@@ -80,7 +80,7 @@ async def send_template(
 @tool("messaging", title="Commit a prepared send", read_only=False, destructive=True)
 async def commit_send(
     ctx: Ctx,
-    approval_id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="From send_message/template")],
+    approval_id: Annotated[str, Field(pattern=ID_PATTERN, description="From send_message/template")],
 ) -> SendResult:
     """Send a prepared message (host approval mode). Call only after the user has seen the
     preview and explicitly agreed. Each approval_id sends at most once."""
@@ -102,9 +102,9 @@ async def list_sends(
         Literal["pending", "sent", "failed", "unknown", "not_sent"] | None,
         Field(description="pending: awaiting approval; not_sent: rejected, expired or refused"),
     ] = None,
-    token: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="Only this contact")] = None,
+    token: Annotated[str | None, Field(pattern=ID_PATTERN, description="Only this contact")] = None,
     approval_id: Annotated[
-        str | None, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$", description="Only this approval (from a send result)")
+        str | None, Field(pattern=ID_PATTERN, description="Only this approval (from a send result)")
     ] = None,
     limit: Annotated[int, Field(ge=1, le=100, description="Entries to return")] = 20,
 ) -> SendLog:

@@ -8,10 +8,14 @@ from typing import Annotated
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+# Contact tokens and approval ids share one shape: URL-safe, 8-64 characters.
+ID_PATTERN = r"^[A-Za-z0-9_-]{8,64}$"
+INSTANCE_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
 Token = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        pattern=ID_PATTERN,
         description="Contact token (from search_contacts)",
     ),
 ]

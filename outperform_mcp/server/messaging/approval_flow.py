@@ -31,11 +31,12 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from ..guard.model import Draft
-from ..guard.service import Channel, GuardError, Prepared, SendService
-from ..store.journal import ApprovalRecord
-from .deps import Ctx, deps
-from .errors import upstream
+from ...guard.model import Draft
+from ...guard.service import Channel, GuardError, Prepared, SendService
+from ...store.journal import ApprovalRecord
+from ..deps import Ctx, deps
+from ..errors import upstream
+from ..sdk_private import transport_session_id
 from .send_results import NEXT, SendResult, Status, prepared_result, report, status_of
 
 MODERN = "2026-07-28"
@@ -53,7 +54,7 @@ def client_key(ctx: Ctx, service: SendService) -> str:
     if access is not None:
         parts.append(f"auth:{access.client_id}")
     # The transport's own session id (validated by it), not a header value the client could pick.
-    session_id = getattr(getattr(ctx.session, "_connection", None), "session_id", None)
+    session_id = transport_session_id(ctx.session)
     if session_id:
         parts.append(f"session:{session_id}")
     if not parts:
@@ -142,7 +143,7 @@ async def _ask(ctx: Ctx, prepared: Prepared) -> Elicit[Approve] | Answer:
         result = await ctx.session.send_request(
             request,
             types.ElicitResult,
-            request_read_timeout_seconds=service.settings.elicitation_timeout,
+            request_read_timeout_seconds=service.settings.answer_timeout,
             metadata=ServerMessageMetadata(related_request_id=ctx.request_id),
         )
     except MCPError as exc:
@@ -221,7 +222,7 @@ async def _decided(service: SendService, approval: ApprovalRecord, action: str, 
         with upstream():
             return report(await service.approve_and_send(approval.id, by="elicitation", client=client))
     if action == "timeout":
-        seconds = f"{service.settings.elicitation_timeout:g}"
+        seconds = f"{service.settings.answer_timeout:g}"
         batch = await service.reject(
             approval.id, by="elicitation", note=f"no answer within {seconds} s", status="expired"
         )
@@ -258,7 +259,7 @@ async def _page(ctx: Ctx, service: SendService, prepared: Prepared) -> SendResul
             [types.ElicitRequestURLParams(message=ask, url=url, elicitation_id=approval.id)]
         )
     if url_mode and ctx.session.can_send_request:
-        timeout = service.settings.elicitation_timeout
+        timeout = service.settings.answer_timeout
         try:
             opened = await ctx.session.send_request(
                 types.ElicitRequest(

@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..guard.model import Refusal
-from ..guard.service import BatchStatus, Prepared
-from ..store.journal import SendRecord
+from ...guard.model import Refusal
+from ...guard.service import BatchStatus, Prepared
+from ...store.journal import SendRecord
 
 Status = Literal[
     "sent",
@@ -30,7 +30,8 @@ Status = Literal[
 # -- output models ---------------------------------------------------------------------------
 
 
-class MessageOut(BaseModel):
+# One message of a send: to whom, the exact text, what became of it (no docstring: it would join the schema).
+class OutgoingMessage(BaseModel):
     to: str = Field(description="Contact token")
     name: str
     phone: str
@@ -61,7 +62,7 @@ class SendResult(BaseModel):
     expires_at: datetime | None = None
     allowed_because: list[str] = []
     refusals: list[RefusalOut] = []
-    messages: list[MessageOut] = []
+    messages: list[OutgoingMessage] = []
 
 
 class SendLogEntry(BaseModel):
@@ -91,9 +92,9 @@ class SendLog(BaseModel):
     day_limit: int | None = None
 
 
-def messages_of_plan(prepared: Prepared) -> list[MessageOut]:
+def messages_of_plan(prepared: Prepared) -> list[OutgoingMessage]:
     return [
-        MessageOut(
+        OutgoingMessage(
             to=i.recipient.token,
             name=i.recipient.name,
             phone=i.recipient.phone,
@@ -104,9 +105,9 @@ def messages_of_plan(prepared: Prepared) -> list[MessageOut]:
     ]
 
 
-def messages_of_rows(rows: list[SendRecord]) -> list[MessageOut]:
+def messages_of_rows(rows: list[SendRecord]) -> list[OutgoingMessage]:
     return [
-        MessageOut(
+        OutgoingMessage(
             to=r.token,
             name=r.name,
             phone=r.phone,
