@@ -21,6 +21,7 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"api", "store", "guard", "inbox"},
     "sandbox_wiring": {"api", "store", "guard", "inbox", "server", "sandbox"},
     "cli": {"api", "store", "guard", "inbox", "server", "sandbox_wiring"},
+    "__main__": {"cli"},  # python -m outperform_mcp
     "sandbox": set(),
 }
 
