@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import anyio
 
-from . import __version__
+from . import __version__, logs
 from .api.errors import OutPerformError
 from .settings import ApiSettings, Settings, SettingsProblem, load
 
@@ -93,9 +93,7 @@ def _target(settings: Settings, sandbox: bool) -> Iterator[Settings]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logs.configure(args.log_level, sys.stderr)
     try:
         if args.command == "sandbox":
             from .sandbox_wiring import run_emulator

@@ -97,6 +97,15 @@ class ServerSettings(BaseModel):
         default=(), description="Extra Host values accepted over HTTP (DNS-rebinding protection stays on)"
     )
     allowed_origins: CsvList = Field(default=(), description="Extra Origin values accepted over HTTP")
+    sessions_per_client: int = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="HTTP, handshake era: open sessions per client (token + address); more evict its oldest",
+    )
+    session_idle_timeout: float = Field(
+        600.0, gt=0, le=86_400, description="HTTP, handshake era: seconds an idle session is kept"
+    )
     toolsets: CsvList = Field(default=(), description="Toolsets to enable (default: all)")
     read_only: bool = Field(False, description="Hide every tool that changes anything")
     listen_host: str = Field("127.0.0.1", description="stdio mode: host of the side listener (approval page, webhook)")
@@ -149,6 +158,10 @@ class GuardSettings(BaseModel):
     max_sends_per_day: int = Field(1000, ge=0, description="Messages per rolling 24 hours (0 = no limit)")
     opt_out_labels: Annotated[tuple[str, ...], NoDecode, BeforeValidator(_lower_labels)] = Field(
         default=("opt-out",), description="Contact labels that block every send"
+    )
+    opt_out_phrases: CsvList = Field(
+        default=(),
+        description="Extra phrases that mean 'stop messaging me', added to the built-in English and Malay ones",
     )
     template_allowlist: CsvList = Field(default=(), description="Templates that may be sent (empty: any)")
     templates_file: Path | None = Field(

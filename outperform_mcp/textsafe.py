@@ -27,3 +27,18 @@ def trim(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return f"{text[:limit]}… [trimmed {len(text) - limit} chars]"
+
+
+_BREAKS = re.compile(r"[\s\u2028\u2029\x85]+")
+
+
+def one_line(text: str, limit: int) -> str:
+    """Text that cannot pose as more than one line: cleaned, every line break and run of white
+    space made one space, capped with a visible marker (names and labels shown to a human)."""
+    flat = _BREAKS.sub(" ", clean(text)).strip()
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def has_breaks_or_controls(text: str) -> bool:
+    """Line breaks, control or format characters: nothing a name or label should hold."""
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)

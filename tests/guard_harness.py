@@ -45,12 +45,14 @@ async def guarded(
     data_dir: Path,
     *,
     server_settings: ServerSettings | None = None,
+    api: dict[str, Any] | None = None,
     clock: Callable[[], datetime] | None = None,
     **guard: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
-    """An MCPServer over real Deps whose send service uses ``guard`` settings (and ``clock``, if given)."""
+    """An MCPServer over real Deps whose send service uses ``guard`` settings (``api``: API setting
+    overrides; ``clock``: the guard's clock)."""
     reset(emulator)
-    settings = Settings(api=api_settings(emulator, data_dir), server=server_settings or ServerSettings())
+    settings = Settings(api=api_settings(emulator, data_dir, **(api or {})), server=server_settings or ServerSettings())
     async with open_deps(settings) as deps:
         assert deps.api is not None
         timing = {} if clock is None else {"clock": clock}

@@ -612,7 +612,12 @@ def test_inbound_delivery_failures(emulator: EmulatorServer, webhook_receiver: W
 
 def test_config_hides_webhook_secret(emulator: EmulatorServer) -> None:
     config = control(emulator, "POST", "config", {"webhook_url": "http://x.invalid/", "webhook_secret": "s3cret"})
-    assert config == {"token_lifetime": 3600, "webhook_url": "http://x.invalid/", "webhook_secret": "***"}
+    assert config == {
+        "token_lifetime": 3600,
+        "webhook_url": "http://x.invalid/",
+        "webhook_secret": "***",
+        "search_matches_tokens": True,
+    }
     assert control(emulator, "POST", "config", {"webhook_url": None})["webhook_url"] is None
 
 

@@ -4,15 +4,21 @@ expiring approval: replays, expiry, tampering and racing commits send at most on
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import anyio
+import httpx2
 import mcp.types as types
 import pytest
 from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
 
-from .guard_harness import MODES, guarded, people, sent
+from outperform_mcp.settings import ServerSettings
+
+from .guard_harness import MODES, guarded, http_app, people, sent
 from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
@@ -48,9 +54,13 @@ async def test_prepare_then_commit_sends_once(emulator: Any, tmp_path: Path, mod
         assert changed["approval_id"] != prepared["approval_id"]  # a changed payload needs its own approval
         assert sent(emulator) == []
 
-        done = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        done = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
         assert done["status"] == "sent"
-        replay = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        replay = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
         assert replay["status"] == "sent"  # reports the first outcome, sends nothing
     assert [r["text"] for r in sent(emulator)] == ["Brochure attached."]
 
@@ -62,8 +72,12 @@ async def test_commit_is_bound_to_the_client_that_asked(emulator: Any, tmp_path:
         async with Client(server, mode="legacy") as asker:
             prepared = await call(asker, "send_message", {"token": p.daniel, "text": "Hi"})
         async with Client(server, mode="legacy", client_info=other) as thief:
-            text = await error_text(thief, "commit_send", {"approval_id": prepared["approval_id"]})
-            unknown = await error_text(thief, "commit_send", {"approval_id": "no-such-approval-id"})
+            text = await error_text(
+                thief, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+            )
+            unknown = await error_text(
+                thief, "commit_send", {"approval_id": "no-such-approval-id", "commit_code": "x" * 32}
+            )
     assert "prepared for another client" in text
     assert "no approval" in unknown
     assert sent(emulator) == []
@@ -74,7 +88,9 @@ async def test_expired_approval_cannot_be_committed(emulator: Any, tmp_path: Pat
     async with guarded(emulator, tmp_path, approval_mode="host", approval_ttl=1) as (server, _), Client(server) as c:
         prepared = await call(c, "send_message", {"token": p.daniel, "text": "Hi"})
         await anyio.sleep(1.1)
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "expired"
     assert sent(emulator) == []
 
@@ -91,7 +107,9 @@ async def test_tampered_journal_payload_is_refused(emulator: Any, tmp_path: Path
             )
 
         await deps.store.run(tamper)
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "refused"
     assert "no longer matches" in out["message"] or "no longer matches" in str(out["refusals"])
     assert sent(emulator) == []
@@ -105,7 +123,11 @@ async def test_racing_commits_send_once(emulator: Any, tmp_path: Path, mode: str
         prepared = await call(c, "send_template", {"tokens": [p.daniel, p.aisha], "template": "holiday_greetings_v1"})
 
         async def commit() -> None:
-            results.append(await call(c, "commit_send", {"approval_id": prepared["approval_id"]}))
+            results.append(
+                await call(
+                    c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+                )
+            )
 
         async with anyio.create_task_group() as tg:
             for _ in range(4):
@@ -126,3 +148,42 @@ async def test_racing_commits_at_the_service(emulator: Any, tmp_path: Path) -> N
             for _ in range(10):
                 tg.start_soon(lambda: guard.approve_and_send(prepared["approval_id"], by="host"))
     assert [r["text"] for r in sent(emulator)] == ["Once only"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_commit_needs_the_code_only_the_preparing_call_got(emulator: Any, tmp_path: Path, mode: str) -> None:
+    """Over HTTP with one bearer token, in both eras (2026-07-28 has no session id to tell clients
+    apart): another client sees the approval id in list_sends but cannot commit without the code."""
+    p = people(emulator)
+    token = "t" * 32
+    srv = ServerSettings.model_validate({"mcp_token": token})
+
+    @asynccontextmanager
+    async def client(url: str, name: str) -> AsyncIterator[Client]:
+        async with (
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+            Client(
+                streamable_http_client(url, http_client=http),  # type: ignore[arg-type]
+                mode=mode,
+                client_info=types.Implementation(name=name, version="1"),
+            ) as c,
+        ):
+            yield c
+
+    async with (
+        guarded(emulator, tmp_path, approval_mode="host", server_settings=srv) as (server, deps),
+        http_app(server, deps) as base,
+        client(f"{base}/mcp", "asker") as asker,
+        client(f"{base}/mcp", "other") as other,
+    ):
+        prepared = await call(asker, "send_message", {"token": p.daniel, "text": "Hi"})
+        seen = await call(other, "list_sends", {"status": "pending"})
+        approval_id = seen["items"][0]["approval_id"]
+        assert approval_id == prepared["approval_id"]
+        text = await error_text(other, "commit_send", {"approval_id": approval_id, "commit_code": "A" * 32})
+        assert sent(emulator) == []
+        done = await call(asker, "commit_send", {"approval_id": approval_id, "commit_code": prepared["commit_code"]})
+    # 2026-07-28: same bearer, no session: only the code tells them apart. Handshake era: the session too.
+    assert ("commit_code does not match" if mode == "auto" else "another client") in text
+    assert done["status"] == "sent"
+    assert len(sent(emulator)) == 1

@@ -46,10 +46,10 @@ async def test_kill_switch_also_holds_at_commit(emulator: Any, tmp_path: Path) -
         prepared = await call(c, "send_message", {"token": p.daniel, "text": "Hi"})
         assert deps.guard is not None
         # switched off after the approval was prepared
-        deps.guard.settings = deps.guard.settings.model_copy(
-            update={"sending_enabled": False}
-        )  # switched off after approval
-        out = await call(c, "commit_send", {"approval_id": prepared["approval_id"]})
+        deps.guard.settings = deps.guard.settings.model_copy(update={"sending_enabled": False})
+        out = await call(
+            c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
+        )
     assert out["status"] == "refused"
     assert codes(out) == ["sending_disabled"]
     assert sent(emulator) == []

@@ -108,6 +108,30 @@ async def test_secret_in_path_or_header_is_accepted(running: Running) -> None:
             "text",
             "invalid",
         ),
+        # A year-1 timestamp with a zone, JSON nested past the parser's limit, and a lone surrogate
+        # (valid JSON, not storable text): each is the sender's mistake, never a 5xx to retry forever.
+        (
+            b'{"event": "whatsapp_message_received", "timestamp": "0001-01-01T00:00:00+05:00", "data": '
+            b'{"contact": "60129928376", "message": {"type": "text", "text": "x"}}}',
+            422,
+            "timestamp",
+            "invalid",
+        ),
+        (
+            b'{"event": "whatsapp_message_received", "timestamp": "9999-12-31T23:59:59-05:00", "data": '
+            b'{"contact": "60129928376", "message": {"type": "text", "text": "x"}}}',
+            422,
+            "timestamp",
+            "invalid",
+        ),
+        (b'{"x": ' + b"[" * 2000 + b"]" * 2000 + b"}", 400, "nested too deeply", "malformed"),
+        (
+            b'{"event": "whatsapp_message_received", "timestamp": "2025-07-22T06:11:52Z", "data": '
+            b'{"contact": "60129928376", "message": {"type": "text", "text": "hi \\ud800 there"}}}',
+            400,
+            "lone surrogate",
+            "malformed",
+        ),
     ],
 )
 async def test_bad_bodies_get_a_clear_4xx_and_are_counted(

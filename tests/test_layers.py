@@ -11,7 +11,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "outperform_mcp"
 
 # Leaf modules anyone may import: they import nothing of the package.
-SHARED = {"settings", "textsafe", "phones", "__init__"}
+SHARED = {"settings", "textsafe", "phones", "logs", "__init__"}
 # What each layer may import, besides itself and SHARED (api <- store <- guard/inbox <- server <- cli).
 ALLOWED: dict[str, set[str]] = {
     "api": set(),

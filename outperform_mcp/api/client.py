@@ -297,7 +297,9 @@ class OutPerformClient:
         )
 
     async def get_contact(self, token: str) -> Contact | None:
-        """Find one contact by token (the API has no single-contact read; search covers tokens)."""
+        """Find one contact by token (the API has no single-contact read). ASSUMPTION: search matches
+        tokens; if not, the conversation fallback here and guard.lookup's search by the number a
+        contact was created with still find it."""
         page = await self.list_contacts(search=token, limit=5)
         for contact in page.items:
             if contact.token == token:
@@ -316,11 +318,13 @@ class OutPerformClient:
         body: dict[str, Any] = {"name": contact.name, "contact": contact.phone}
         if contact.email:
             body["email"] = contact.email
-        if contact.labels:
+        if contact.labels:  # ASSUMPTION: POST /contacts takes labels
             body["labels"] = contact.labels
         payload = await self._write("contacts", body, is_send=False)
         return _parse(Contact, _data(payload), "contacts")
 
+    # ASSUMPTION: the list, label, chatbot and send answers' shapes are not on the vendor's page;
+    # they are parsed tolerantly (see _data, _as_list and the models).
     async def list_labels(self) -> list[Label]:
         payload = await self._read("labels", {})
         return [

@@ -65,6 +65,7 @@ class Contact(_Wire):
     name: str = ""
     phone: NumStr = Field(validation_alias=AliasChoices("contact", "phone"))
     email: Annotated[str | None, BeforeValidator(_none_if_blank)] = None
+    # ASSUMPTION (README, Assumptions): contact records carry labels. Opt-out never rests on them alone.
     labels: list[str] = []
     created_at: Annotated[Timestamp | None, BeforeValidator(_none_if_blank)] = None
 

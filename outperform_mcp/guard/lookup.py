@@ -14,7 +14,7 @@ import anyio
 from .. import phones
 from ..api.client import OutPerformClient
 from ..api.models import Contact, Conversation
-from ..store.contacts import ContactState, get_state
+from ..store.contacts import ContactState, created_phone, get_state
 from ..store.db import Connection, Store
 from .model import Window
 
@@ -59,6 +59,17 @@ async def window_for(
     return Window(later(api_last_inbound, state.last_inbound_at if state else None))
 
 
+async def _created_here(api: OutPerformClient, store: Store, token: str) -> Contact | None:
+    """A contact this server created, found by the number it was created with. get_contact finds a
+    contact by a token search or its conversation; a new contact may have neither (whether search
+    matches tokens is an assumption), but a phone search is documented."""
+    phone = await store.run(lambda conn: created_phone(conn, token))
+    if phone is None:
+        return None
+    page = await api.list_contacts(search=phone, limit=5)
+    return next((c for c in page.items if c.token == token), None)
+
+
 async def look_up(api: OutPerformClient, store: Store, token: str) -> ContactView:
     """The contact and its thread fetched concurrently, then the local state."""
     contact: list[Contact | None] = []
@@ -74,6 +85,8 @@ async def look_up(api: OutPerformClient, store: Store, token: str) -> ContactVie
         tg.start_soon(get_contact)
         tg.start_soon(get_thread)
     person = contact[0]
+    if person is None:
+        person = await _created_here(api, store, token)
     conv = next((c for c in threads[0] if c.token == token), None)
     phone = person.phone if person else conv.phone if conv else None
     state = await local_state(store, token=token, phone=phone, country=api.settings.default_country)

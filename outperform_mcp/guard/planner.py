@@ -16,16 +16,18 @@ from ..settings import GuardSettings
 from ..store import journal
 from ..store.contacts import ContactState, is_opt_out
 from ..store.db import Connection, Store
-from ..textsafe import clean
+from ..store.optout import DEFAULT, OptOutRules
+from ..textsafe import clean, one_line
 from . import policy
 from .lookup import look_up
-from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key
+from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key, phone_digits
 from .templates import Catalogue, TemplateProblem
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message
 MAX_PARAM = 1024
 _TEMPLATE_NAME = re.compile(r"^[a-z0-9_]{1,512}$")
 _LOOKUP_CONCURRENCY = 8
+MAX_NAME = 60  # a name shown to the approving human: one line, capped
 
 
 def _first_leaf(group: BaseExceptionGroup[OutPerformError]) -> OutPerformError:
@@ -41,7 +43,9 @@ class Planner:
         settings: GuardSettings,
         catalogue: Catalogue,
         clock: Callable[[], datetime],
+        opt_out: OptOutRules = DEFAULT,
     ) -> None:
+        self.opt_out_rules = opt_out
         self.api = api
         self.store = store
         self.settings = settings
@@ -51,6 +55,11 @@ class Planner:
     def validate(self, draft: Draft) -> Draft:
         """Check and clean a draft; raise ``GuardError`` saying what to change."""
         tokens = tuple(draft.tokens)
+        if not (draft.instance_id or self.api.settings.instance_id):
+            # Checked before anyone is asked: a "yes" for a send that cannot go out wastes the human's time.
+            raise GuardError(
+                "no sending instance: pass instance_id (the WhatsApp number's instance) or set OUTPERFORM_INSTANCE_ID"
+            )
         if not tokens:
             raise GuardError("name at least one recipient (a contact token from search_contacts)")
         if len(set(tokens)) != len(tokens):
@@ -92,15 +101,18 @@ class Planner:
         template = self.catalogue.get(draft.template or "")
         return template.render(list(draft.params)) if template else ""
 
-    async def _recipient(self, token: str) -> Recipient | None:
+    async def recipient(self, token: str) -> Recipient | None:
+        """The contact as it is now (CRM record, thread, inbox state), or None when it does not exist."""
         view = await look_up(self.api, self.store, token)
         person, conv, state = view.contact, view.conversation, view.state
         if person is None:
             return None
         return Recipient(
             token=token,
-            name=clean(person.name).strip(),
-            phone=person.phone,
+            # What the human sees comes from the contact record, flattened so a name cannot pose as
+            # another recipient line or a message.
+            name=one_line(person.name, MAX_NAME),
+            phone=phone_digits(person.phone),
             labels=tuple(person.labels),
             window=view.window,
             opt_out=self._opt_out(person, conv, state),
@@ -110,30 +122,35 @@ class Planner:
         blocked = set(self.settings.opt_out_labels)
         label = next((lbl for lbl in person.labels if lbl.lower() in blocked), None)
         if label:
-            return f"label '{label}'"
+            return f"label '{one_line(label, MAX_NAME)}'"
         if state is not None and state.opted_out_at is not None:
             return f"wrote {clean(state.opt_out_text or 'STOP')[:60]!r} on {state.opted_out_at:%Y-%m-%d}"
         for message in reversed(conv.messages if conv else []):
-            if message.direction == "inbound" and is_opt_out(message.text):
+            if message.direction == "inbound" and is_opt_out(message.text, self.opt_out_rules):
                 return f"wrote {clean(message.text)[:60]!r} on {message.timestamp:%Y-%m-%d}"
         return None
 
-    async def plan(self, draft: Draft) -> Plan:
-        """Resolve recipients, render the exact texts, flag repeats and run the policy."""
-        draft = self.validate(draft)
+    async def recipients(self, tokens: tuple[str, ...]) -> dict[str, Recipient | None]:
+        """Every token's contact as it is now, looked up a few at a time."""
         limiter = anyio.CapacityLimiter(_LOOKUP_CONCURRENCY)
         found: dict[str, Recipient | None] = {}
 
         async def lookup(token: str) -> None:
             async with limiter:
-                found[token] = await self._recipient(token)
+                found[token] = await self.recipient(token)
 
         try:
             async with anyio.create_task_group() as tg:
-                for token in draft.tokens:
+                for token in tokens:
                     tg.start_soon(lookup, token)
         except* OutPerformError as group:
             raise _first_leaf(group) from None
+        return found
+
+    async def plan(self, draft: Draft) -> Plan:
+        """Resolve recipients, render the exact texts, flag repeats and run the policy."""
+        draft = self.validate(draft)
+        found = await self.recipients(draft.tokens)
         unknown = [t for t in draft.tokens if found.get(t) is None]
         if unknown:
             refusals = [

@@ -54,6 +54,16 @@ def check(
     settings: GuardSettings, draft: Draft, recipients: list[Recipient], usage: Usage, now: datetime
 ) -> tuple[list[str], list[Refusal]]:
     reasons, refusals = switch_and_quota(settings, usage, len(recipients))
+    more_reasons, more_refusals = check_recipients(settings, draft, recipients, now)
+    return reasons + more_reasons, refusals + more_refusals
+
+
+def check_recipients(
+    settings: GuardSettings, draft: Draft, recipients: list[Recipient], now: datetime
+) -> tuple[list[str], list[Refusal]]:
+    """Allow-list, opt-out and the 24-hour window: run when planning and again at the moment of sending."""
+    reasons: list[str] = []
+    refusals: list[Refusal] = []
     if draft.kind == "template" and settings.template_allowlist and draft.template not in settings.template_allowlist:
         refusals.append(
             Refusal(

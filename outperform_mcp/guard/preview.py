@@ -47,7 +47,9 @@ def render_text(
     ]
     for item in items:
         r = item.recipient
-        lines.append(f"{item.seq}. To {r.name or '(no name)'} (+{r.phone.lstrip('+')})")
+        # One line per recipient: the number from the contact record, the name (already flattened to
+        # one capped line) between guillemets, so no name can pose as another recipient or a message.
+        lines.append(f"{item.seq}. To +{r.phone.lstrip('+')} «{r.name or 'no name'}»")
         lines.extend(f"   | {line}" for line in message_line(item).splitlines() or [""])
         repeat = repeat_line(item)
         if repeat:

@@ -23,8 +23,10 @@ from ..api.errors import OutPerformError, SendOutcomeUnknown
 from ..settings import GuardSettings
 from ..store import journal
 from ..store.db import Connection, Store
+from ..store.optout import OptOutRules
 from . import policy
-from .model import Draft, GuardError, Plan, Refusal, digest_of, now_utc
+from .links import link_secret, load_key
+from .model import Draft, GuardError, Plan, Recipient, Refusal, digest_of, now_utc, phone_digits
 from .planner import Planner
 from .preview import render_text
 from .templates import Catalogue
@@ -91,10 +93,12 @@ class SendService:
         self.settings = settings
         self.catalogue = catalogue if catalogue is not None else Catalogue.load(settings.templates_file)
         self.clock = clock
-        self.planner = Planner(api, store, settings, self.catalogue, clock)
+        self.opt_out = OptOutRules(settings.opt_out_phrases)
+        self.planner = Planner(api, store, settings, self.catalogue, clock, self.opt_out)
         # Identifies this process: stdio clients are bound to it (one process serves one client).
         self.boot_id = secrets.token_hex(6)
         self._form_key = secrets.token_bytes(32)
+        self._link_key = load_key(None if str(store.path) == ":memory:" else store.path.parent)
 
     @property
     def mode(self) -> str:
@@ -225,8 +229,9 @@ class SendService:
         await self.store.run(lambda conn: journal.set_channel(conn, approval_id, channel))
 
     async def issue_link_secret(self, approval_id: str) -> str:
-        """A fresh secret for the approval page link; only its hash is kept (an older link dies)."""
-        secret = secrets.token_urlsafe(24)
+        """The approval page link's secret: the same for an approval every time it is asked for, so
+        a re-called send does not kill the link the human already opened. Only its hash is stored."""
+        secret = link_secret(self._link_key, approval_id)
         await self.store.run(lambda conn: journal.set_secret_hash(conn, approval_id, _hash(secret)))
         return secret
 
@@ -244,17 +249,68 @@ class SendService:
         await self.store.run(run)
         return await self.status(approval_id)
 
-    async def approve_and_send(self, approval_id: str, *, by: str, client: str | None = None) -> BatchStatus:
-        """Approve (if still pending) and send, once. ``client`` set: only the client that asked may."""
+    def commit_code(self, approval_id: str) -> str:
+        """Host mode: handed only to the call that prepared the send; commit_send must present it.
+        Over stateless HTTP (2026-07-28) this is all that tells the preparing client from another
+        one holding the same bearer token, since approval ids are visible in list_sends."""
+        return link_secret(self._link_key, approval_id, "commit")
+
+    def _check_client(
+        self,
+        approval: journal.ApprovalRecord | None,
+        approval_id: str,
+        client: str | None,
+        code: str | None = None,
+    ) -> None:
+        if approval is None:
+            raise GuardError(f"no approval {approval_id}: check the id with list_sends")
+        if client is not None and not hmac.compare_digest(approval.client, client):
+            raise GuardError("this approval was prepared for another client; prepare the send again from this one")
+        if code is not None and not hmac.compare_digest(self.commit_code(approval_id), code):
+            raise GuardError(
+                "commit_code does not match this approval: pass the commit_code returned with it "
+                "by send_message/send_template (only the call that prepared a send can commit it)"
+            )
+
+    async def approve_and_send(
+        self,
+        approval_id: str,
+        *,
+        by: str,
+        client: str | None = None,
+        recheck: bool = True,
+        commit_code: str | None = None,
+    ) -> BatchStatus:
+        """Approve (if still pending) and send, once. ``client`` set: only the client that asked may.
+
+        ``recheck``: run the policy again on the contacts as they are now (opt-out, window, allow-list,
+        the contact still there with the number shown), since the human may have answered long after
+        the send was planned. Only a send planned within this same call skips it.
+        """
+        before = await self.status_or_none(approval_id)
+        self._check_client(before.approval if before else None, approval_id, client, commit_code)
+        assert before is not None
+        late: list[Refusal] = []
+        if recheck and before.approval.status in ("pending", "approved") and before.sends:
+            late = await self._recheck(before.sends)
         now = self.clock()
 
         def claim(conn: Connection) -> tuple[list[journal.SendRecord], list[Refusal]]:
             journal.expire_stale(conn, now)
             approval = journal.get_approval(conn, approval_id)
-            if approval is None:
-                raise GuardError(f"no approval {approval_id}: check the id with list_sends")
-            if client is not None and not hmac.compare_digest(approval.client, client):
-                raise GuardError("this approval was prepared for another client; prepare the send again from this one")
+            self._check_client(approval, approval_id, client)
+            assert approval is not None
+            if late and approval.status in ("pending", "approved"):
+                journal.transition(
+                    conn,
+                    approval_id,
+                    from_status=approval.status,
+                    to_status="refused",
+                    at=now,
+                    note="; ".join(r.reason for r in late),
+                    send_status="refused",
+                )
+                return [], late
             if approval.status == "pending":
                 journal.transition(
                     conn,
@@ -304,6 +360,46 @@ class SendService:
         result = await self.status(approval_id)
         result.refusals = refusals
         return result
+
+    async def _recheck(self, rows: list[journal.SendRecord]) -> list[Refusal]:
+        """The policy's verdict on an approved batch now: what changed since it was planned."""
+        first = rows[0]
+        draft = Draft(
+            first.kind,  # type: ignore[arg-type]
+            tuple(r.token for r in rows),
+            text=first.text if first.kind == "session" else None,
+            template=first.template,
+            params=tuple(first.params),
+            instance_id=first.instance_id,
+        )
+        found = await self.planner.recipients(draft.tokens)
+        refusals: list[Refusal] = []
+        people: list[Recipient] = []
+        for row in rows:
+            person = found.get(row.token)
+            shown = row.name or row.token
+            if person is None:
+                refusals.append(
+                    Refusal(
+                        "unknown_contact",
+                        f"contact {shown} no longer exists",
+                        "find the contact again with search_contacts and prepare the send again",
+                        row.token,
+                    )
+                )
+            elif phone_digits(person.phone) != phone_digits(row.phone):
+                refusals.append(
+                    Refusal(
+                        "contact_changed",
+                        f"the number of {shown} changed since the approval was asked",
+                        "prepare the send again so the human sees the current number",
+                        row.token,
+                    )
+                )
+            else:
+                people.append(person)
+        _, more = policy.check_recipients(self.settings, draft, people, self.clock())
+        return refusals + more
 
     async def _send_one(self, row: journal.SendRecord) -> None:
         marked = await self.store.run(lambda conn: journal.mark_sending(conn, row.id, self.clock()))
@@ -368,6 +464,14 @@ class SendService:
         return await self.reject(approval_id, by="page", note="rejected on the approval page")
 
     # -- reading ----------------------------------------------------------------------------
+
+    async def status_or_none(self, approval_id: str) -> BatchStatus | None:
+        def run(conn: Connection) -> BatchStatus | None:
+            journal.expire_stale(conn, self.clock())
+            approval = journal.get_approval(conn, approval_id)
+            return BatchStatus(approval, journal.sends_of(conn, approval_id)) if approval else None
+
+        return await self.store.run(run)
 
     async def status(self, approval_id: str) -> BatchStatus:
         def run(conn: Connection) -> BatchStatus:

@@ -20,6 +20,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..settings import InboxSettings
 from ..store import inbox as events
 from ..store.db import Store
+from ..store.optout import DEFAULT, OptOutRules
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ class _Pending:
 
 
 class Intake:
-    def __init__(self, store: Store, settings: InboxSettings, after_commit: AfterCommit) -> None:
+    def __init__(
+        self, store: Store, settings: InboxSettings, after_commit: AfterCommit, opt_out: OptOutRules = DEFAULT
+    ) -> None:
+        self.opt_out = opt_out
         self.store = store
         self.settings = settings
         self.stats = ReceiverStats()
@@ -117,7 +121,8 @@ class Intake:
     async def _commit(self, batch: list[_Pending]) -> None:
         now = datetime.now(UTC)
         try:
-            results = await self.store.run(lambda conn: [events.insert(conn, p.event, now) for p in batch])
+            rules = self.opt_out
+            results = await self.store.run(lambda conn: [events.insert(conn, p.event, now, rules) for p in batch])
             for pending, result in zip(batch, results, strict=True):
                 pending.result = result
         except Exception:
@@ -140,4 +145,4 @@ class Intake:
             log.exception("notifying about new inbound messages failed")
 
     async def _insert_one(self, event: events.NewEvent, now: datetime) -> events.Stored:
-        return await self.store.run(lambda conn: events.insert(conn, event, now))
+        return await self.store.run(lambda conn: events.insert(conn, event, now, self.opt_out))

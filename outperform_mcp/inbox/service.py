@@ -29,6 +29,7 @@ from ..settings import InboxSettings
 from ..store import inbox as events
 from ..store.db import Store
 from ..store.inbox import Marked, Page, Summary
+from ..store.optout import DEFAULT, OptOutRules
 from .intake import InboxUnavailable, Intake, ReceiverStats
 from .waiters import Waiters
 
@@ -72,13 +73,14 @@ class InboxService:
         *,
         country: str,
         on_change: OnChange = _ignore,
+        opt_out: OptOutRules = DEFAULT,
     ) -> None:
         self.store = store
         # Numbers written without a country code are read in this country (OUTPERFORM_DEFAULT_COUNTRY).
         self.country = country
         self.api = api
         self.settings = settings
-        self.intake = Intake(store, settings, self._after_commit)
+        self.intake = Intake(store, settings, self._after_commit, opt_out)
         self.stats = self.intake.stats
         self.waiters = Waiters()
         # Told after every change that is committed; the server turns it into MCP notifications.

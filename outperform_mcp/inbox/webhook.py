@@ -3,7 +3,8 @@
 Order of checks: secret (before the body is read), size, JSON, shape, event type. Each refusal is
 a clear 4xx with a one-line reason and is counted; an accepted event is answered 200 only after
 it is committed. If storing fails or takes too long the answer is 503, so OutPerform delivers it
-again (duplicates are recognised). Nothing here logs a URL, a header or a body: the URL carries
+again (duplicates are recognised; ASSUMPTION: that OutPerform redelivers after a 503 is not on
+its page, so a lost event is only as safe as that). Nothing here logs a URL, a header or a body: the URL carries
 the secret and the body is customer data.
 """
 
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/webhooks/outperform"
 EVENT_TYPE = "whatsapp_message_received"
 SECRET_HEADER = "x-webhook-secret"  # noqa: S105 - a header name
+MIN_YEAR, MAX_YEAR = 2000, 2100  # a message time outside these is a sender's bug
 
 
 class _Message(BaseModel):
@@ -76,7 +78,13 @@ class WebhookEvent(BaseModel):
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
         # The documented format ends in Z; a timestamp without a zone is read as UTC.
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # e.g. year 1 with a positive offset
+            raise ValueError("out of range") from None
+        if not MIN_YEAR <= value.year <= MAX_YEAR:
+            raise ValueError(f"must be a time between the years {MIN_YEAR} and {MAX_YEAR}")
+        return value
 
     def to_new_event(self, country: str) -> NewEvent:
         message = self.data.message
@@ -126,6 +134,15 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+def _has_lone_surrogate(value: Any) -> bool:
+    """JSON's \\uD800 escapes parse into text no UTF-8 store can hold: refuse them up front."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors(include_url=False, include_input=False)[0]
     where = ".".join(str(part) for part in err["loc"]) or "body"
@@ -151,6 +168,10 @@ def make_handler(inbox: InboxService, secret: str) -> Any:
             raw = json.loads(body)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             return _refuse(inbox, "malformed", 400, f"malformed JSON: {exc.__class__.__name__}")
+        except RecursionError:
+            return _refuse(inbox, "malformed", 400, "malformed JSON: nested too deeply")
+        if _has_lone_surrogate(raw):
+            return _refuse(inbox, "malformed", 400, "malformed JSON: a string holds a lone surrogate (invalid Unicode)")
         if not isinstance(raw, dict):
             return _refuse(inbox, "invalid", 422, "body must be a JSON object")
         if raw.get("event") != EVENT_TYPE:

@@ -34,6 +34,8 @@ class Controls:
             config.webhook_url = params.text("webhook_url")
         if params.has("webhook_secret"):
             config.webhook_secret = params.text("webhook_secret")
+        if params.has("search_matches_tokens"):
+            config.search_matches_tokens = params.flag("search_matches_tokens") is not False
         return config.to_wire()
 
     async def expire_tokens(self, params: Params) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-MAX_LIMIT = 100
+MAX_LIMIT = 100  # ASSUMPTION: the vendor's page gives no cap on `limit`
 DEFAULT_LIMIT = 20
 
 

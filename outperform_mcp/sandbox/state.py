@@ -32,6 +32,9 @@ class EmulatorConfig:
     token_lifetime: int
     webhook_url: str | None
     webhook_secret: str | None
+    # ASSUMPTION (not on the vendor's page): ``search`` also matches a contact's token. Off, the
+    # emulator behaves like an API whose search covers only name, phone and email.
+    search_matches_tokens: bool = True
 
     def to_wire(self) -> dict[str, Any]:
         # The webhook secret is write-only: echoing it would put it in test logs.
@@ -39,6 +42,7 @@ class EmulatorConfig:
             "token_lifetime": self.token_lifetime,
             "webhook_url": self.webhook_url,
             "webhook_secret": "***" if self.webhook_secret else None,
+            "search_matches_tokens": self.search_matches_tokens,
         }
 
 
@@ -144,7 +148,7 @@ class EmulatorState:
         if label is not None:
             result = [c for c in result if label in c.labels]
         if search is not None:
-            result = [c for c in result if _matches(c, search)]
+            result = [c for c in result if _matches(c, search, tokens=self.config.search_matches_tokens)]
         return result
 
     # -- conversations ----------------------------------------------------------
@@ -258,8 +262,8 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-def _matches(contact: Contact, search: str) -> bool:
-    if search == contact.prospect_token:
+def _matches(contact: Contact, search: str, *, tokens: bool = True) -> bool:
+    if tokens and search == contact.prospect_token:
         return True
     needle = search.lower()
     if needle in contact.haystack:

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
 
 from .. import __version__
+from .arguments import CheckedTool
 from .deps import Deps
 from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
@@ -52,7 +53,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     )
     tools: list[Tool] = []
     for t in surface.tools:
-        built = Tool.from_function(
+        built = CheckedTool.from_function(
             t.fn,
             name=t.name,
             title=t.title,

@@ -14,7 +14,10 @@ from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Mount
 
+from .sdk_private import cap_sessions_per_client
+
 SCOPE = "outperform"
+MAX_SESSIONS = 1000  # all clients together; one session holds some tens of kB
 
 
 class StaticTokenVerifier:
@@ -58,12 +61,17 @@ def build_http_app(
     allowed_hosts: Sequence[str] = (),
     allowed_origins: Sequence[str] = (),
     extra_routes: Sequence[BaseRoute] = (),
+    sessions_per_client: int = 20,
+    session_idle_timeout: float = 600.0,
 ) -> Starlette:
     mcp_app = server.streamable_http_app(
         streamable_http_path="/mcp",
         transport_security=security(host, port, allowed_hosts, allowed_origins),
         host=host,
+        session_idle_timeout=session_idle_timeout,
+        max_sessions=MAX_SESSIONS,
     )
+    cap_sessions_per_client(server.session_manager, sessions_per_client)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:

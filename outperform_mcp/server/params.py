@@ -19,9 +19,19 @@ Token = Annotated[
         description="Contact token (from search_contacts)",
     ),
 ]
-Page = Annotated[int, Field(ge=1, description="Page, from 1")]
-StartDate = Annotated[date | None, Field(description="First day")]
-EndDate = Annotated[date | None, Field(description="Last day")]
+# Bounds every client sees in the schema, so an absurd value is refused here with a clear error
+# instead of overflowing SQLite (ids past 2**63) or reaching the API as a date it cannot handle.
+MAX_ID = 2**53 - 1  # the largest integer every JSON client keeps exactly
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+Page = Annotated[int, Field(ge=1, le=10_000, description="Page, from 1")]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+_DAY_BOUNDS = {"formatMinimum": FIRST_DAY.isoformat(), "formatMaximum": LAST_DAY.isoformat()}
+StartDate = Annotated[
+    date | None, Field(ge=FIRST_DAY, le=LAST_DAY, description="First day", json_schema_extra=_DAY_BOUNDS)
+]
+EndDate = Annotated[
+    date | None, Field(ge=FIRST_DAY, le=LAST_DAY, description="Last day", json_schema_extra=_DAY_BOUNDS)
+]
 
 
 def check_range(start: date | None, end: date | None) -> None:

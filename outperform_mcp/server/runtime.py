@@ -55,7 +55,14 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 for uri in uris_of(change):
                     await bus.publish(ResourceUpdated(uri=uri))
 
-            inbox = InboxService(store, api, settings.inbox, country=settings.api.default_country, on_change=publish)
+            inbox = InboxService(
+                store,
+                api,
+                settings.inbox,
+                country=settings.api.default_country,
+                on_change=publish,
+                opt_out=guard.opt_out,
+            )
             push = HandshakeSubscriptions(bus)
             deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, push=push, settings=settings.server)
             await services.start(push.run)
@@ -109,6 +116,8 @@ async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> Non
         allowed_hosts=deps.settings.allowed_hosts,
         allowed_origins=deps.settings.allowed_origins,
         extra_routes=extra_routes(deps),
+        sessions_per_client=deps.settings.sessions_per_client,
+        session_idle_timeout=deps.settings.session_idle_timeout,
     )
     deps.public_url = deps.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     sock = listen(host, port)

@@ -6,12 +6,12 @@ so a reply opens the window and a "STOP" blocks sends before the API is even ask
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from .db import SCHEMAS, iso, moment
+from .optout import DEFAULT, OptOutRules
 
 SCHEMAS["contact_state"] = """
 CREATE TABLE IF NOT EXISTS contact_state (
@@ -24,16 +24,10 @@ CREATE TABLE IF NOT EXISTS contact_state (
 CREATE INDEX IF NOT EXISTS contact_state_token ON contact_state(token);
 """
 
-_OPT_OUT = re.compile(
-    r"^\s*(stop|stop all|unsubscribe|cancel|end|quit|opt[ -]?out|berhenti)\s*[.!]*\s*$"
-    r"|\b(unsubscribe me|stop (messaging|texting|sending|contacting) me|remove me from)\b",
-    re.IGNORECASE,
-)
 
-
-def is_opt_out(text: str) -> bool:
+def is_opt_out(text: str, rules: OptOutRules = DEFAULT) -> bool:
     """True for messages that ask to stop receiving messages (STOP, unsubscribe and the like)."""
-    return bool(_OPT_OUT.search(text))
+    return rules.matches(text)
 
 
 @dataclass(frozen=True)
@@ -55,7 +49,13 @@ def _row(row: sqlite3.Row | None) -> ContactState | None:
 
 
 def record_inbound(
-    conn: sqlite3.Connection, *, phone: str, at: datetime, text: str, token: str | None = None
+    conn: sqlite3.Connection,
+    *,
+    phone: str,
+    at: datetime,
+    text: str,
+    token: str | None = None,
+    rules: OptOutRules = DEFAULT,
 ) -> ContactState:
     """Note an inbound message: moves the window forward, opts out on STOP-like text."""
     conn.execute(
@@ -65,7 +65,7 @@ def record_inbound(
              last_inbound_at = MAX(COALESCE(contact_state.last_inbound_at, ''), excluded.last_inbound_at)""",
         (phone, token, iso(at)),
     )
-    if is_opt_out(text):
+    if is_opt_out(text, rules):
         conn.execute(
             "UPDATE contact_state SET opted_out_at = ?, opt_out_text = ? WHERE phone = ? AND opted_out_at IS NULL",
             (iso(at), text[:200], phone),
@@ -85,3 +85,21 @@ def get_state(conn: sqlite3.Connection, *, phone: str | None = None, token: str 
     if token:
         return _row(conn.execute("SELECT * FROM contact_state WHERE token = ?", (token,)).fetchone())
     return None
+
+
+SCHEMAS["created_contacts"] = """
+CREATE TABLE IF NOT EXISTS created_contacts (
+    token TEXT PRIMARY KEY,              -- prospect_token the API returned
+    phone TEXT NOT NULL                  -- as sent to POST /contacts
+);
+"""
+
+
+def remember_created(conn: sqlite3.Connection, *, token: str, phone: str) -> None:
+    """A contact this server created: found again by its number, whatever the API's search does with tokens."""
+    conn.execute("INSERT OR REPLACE INTO created_contacts (token, phone) VALUES (?, ?)", (token, phone))
+
+
+def created_phone(conn: sqlite3.Connection, token: str) -> str | None:
+    row = conn.execute("SELECT phone FROM created_contacts WHERE token = ?", (token,)).fetchone()
+    return str(row["phone"]) if row else None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from . import contacts
 from .db import SCHEMAS, iso, moment
+from .optout import DEFAULT, OptOutRules
 
 SCHEMAS["inbox"] = """
 CREATE TABLE IF NOT EXISTS inbox_events (
@@ -96,7 +97,7 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime) -> Stored:
+def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime, rules: OptOutRules = DEFAULT) -> Stored:
     """Store one event (or recognise a duplicate) and update the contact's window/opt-out state.
 
     Runs in the caller's transaction, so the event and the contact state commit together.
@@ -105,7 +106,7 @@ def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime) -> 
     key = event.dedupe_key
     known = contacts.get_state(conn, phone=phone)
     token = known.token if known else None
-    opt_out = contacts.is_opt_out(event.text)
+    opt_out = contacts.is_opt_out(event.text, rules)
     cur = conn.execute(
         """INSERT OR IGNORE INTO inbox_events
            (dedupe_key, phone, token, name, kind, text, sent_at, received_at, opt_out)
@@ -118,7 +119,7 @@ def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime) -> 
     # The window is counted from when the message was sent, but never from a time later than its
     # arrival: a skewed or forged future timestamp must not hold the window open.
     opened_at = min(event.sent_at, received_at)
-    contacts.record_inbound(conn, phone=phone, at=opened_at.astimezone(UTC), text=event.text)
+    contacts.record_inbound(conn, phone=phone, at=opened_at.astimezone(UTC), text=event.text, rules=rules)
     assert cur.lastrowid is not None
     return Stored(cur.lastrowid, phone, token, duplicate=False, opt_out=opt_out)
 

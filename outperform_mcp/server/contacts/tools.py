@@ -11,6 +11,8 @@ from ... import phones
 from ...api.errors import DuplicateRecord, OutPerformError
 from ...api.models import NewContact
 from ...guard.lookup import look_up
+from ...store.contacts import remember_created
+from ...textsafe import has_breaks_or_controls
 from ..deps import Ctx, deps
 from ..errors import upstream
 from ..params import Page, Token
@@ -96,6 +98,13 @@ async def create_contact(
 ) -> ContactOut:
     """Add a contact (lead). Search first: an existing number is refused. Returns it with its
     token."""
+    # A name or label is shown to the human who approves sends: one line of visible text only.
+    for what, value in [("name", name), *(("label", label) for label in labels)]:
+        if has_breaks_or_controls(value):
+            raise ToolError(
+                f"the {what} {value[:40]!r} holds a line break or a control character: "
+                "pass it as one line of plain text"
+            )
     api = deps(ctx).api
     # Assumption: the API takes E.164 digits (its page shows a local number in one example and an
     # international one in the webhook's); one form keeps one contact per subscriber.
@@ -108,6 +117,7 @@ async def create_contact(
     }
     with upstream(hints):
         created = await api.create_contact(NewContact(name=name.strip(), phone=number, email=email, labels=labels))
+    await deps(ctx).store.run(lambda conn: remember_created(conn, token=created.token, phone=number))
     return ContactOut.of(created)
 
 

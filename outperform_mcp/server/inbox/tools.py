@@ -16,7 +16,7 @@ from ...inbox import InboxService, UnknownContact
 from ...store import inbox as events
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
-from ..params import Token
+from ..params import MAX_ID, Id, Token
 from ..registry import tool
 from ..views import MESSAGE_CHARS, UNTRUSTED_NOTE
 
@@ -25,7 +25,7 @@ PROGRESS_EVERY_S = 10.0
 
 Cursor = Annotated[
     int,
-    Field(ge=0, description="Cursor: only messages after it (0 = from the start)"),
+    Field(ge=0, le=MAX_ID, description="Cursor: only messages after it (0 = from the start)"),
 ]
 
 
@@ -132,8 +132,8 @@ async def list_inbound(
 @tool("inbox", title="Mark inbound messages handled", read_only=False, idempotent=True, open_world=False)
 async def mark_handled(
     ctx: Ctx,
-    ids: Annotated[list[int], Field(max_length=500, description="Message ids")] = [],  # noqa: B006
-    up_to: Annotated[int | None, Field(ge=1, description="Mark all with id <= up_to")] = None,
+    ids: Annotated[list[Id], Field(max_length=500, description="Message ids")] = [],  # noqa: B006
+    up_to: Annotated[Id | None, Field(description="Mark all with id <= up_to")] = None,
     contact: Annotated[Token | None, Field(description="Only this contact")] = None,
 ) -> HandledResult:
     """Mark inbound messages handled (by ids, or all up to a cursor, optionally for one contact)
@@ -156,7 +156,7 @@ async def wait_for_reply(
     seconds: Annotated[int, Field(ge=1, le=MAX_WAIT_S, description="Most seconds to wait")] = 30,
     since: Annotated[
         int | None,
-        Field(ge=0, description="Also return unread messages after this cursor"),
+        Field(ge=0, le=MAX_ID, description="Also return unread messages after this cursor"),
     ] = None,
 ) -> WaitResult:
     """Wait up to `seconds` for the contact's next WhatsApp message; returns it on arrival or says

@@ -197,14 +197,17 @@ async def finish(ctx: Ctx, prepared: Prepared, answer: ElicitationResult[Approve
     client = client_key(ctx, service)
     if service.mode == "none":
         with upstream():
-            return report(await service.approve_and_send(approval.id, by="none", client=client))
+            # Planned moments ago in this same call: no second round of look-ups.
+            return report(await service.approve_and_send(approval.id, by="none", client=client, recheck=False))
     if service.mode == "host":
-        return prepared_result(
+        result = prepared_result(
             prepared,
             "awaiting_commit",
             "Nothing sent yet. Show the user every recipient and the exact text above. Only if the user "
-            "explicitly agrees, call commit_send with this approval_id before expires_at.",
+            "explicitly agrees, call commit_send with this approval_id and commit_code before expires_at.",
         )
+        result.commit_code = service.commit_code(approval.id)
+        return result
     if isinstance(answer, AcceptedElicitation) and isinstance(answer.data, Approve):
         return await _decided(service, approval, "accept" if answer.data.send else "decline", client)
     if isinstance(answer, DeclinedElicitation):

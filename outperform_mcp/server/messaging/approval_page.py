@@ -14,12 +14,15 @@ import logging
 from collections.abc import Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from ...api.errors import OutPerformError
 from ...guard.preview import fmt_time
 from ...guard.service import BatchStatus, GuardError
+from ...textsafe import one_line
+from ..bodies import BodyTooLarge, read_capped
 from ..deps import Deps
 from .approval_flow import APPROVAL_PATH
 
@@ -36,21 +39,30 @@ _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
 }
-_MAX_FORM = 4096
+_MAX_FORM = 4096  # the page's form is a few hundred bytes
+BODY_TIMEOUT = 10.0  # seconds for that form to arrive
 
+# On a phone each recipient's row becomes a card of labelled cells (the header row would not fit).
 _STYLE = """
 *{box-sizing:border-box}
 body{font:16px/1.45 system-ui,sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#222;
 overflow-wrap:break-word}
 h1{font-size:1.6rem;line-height:1.2;margin:.5rem 0 1rem}
-.msg{border:1px solid #ccc;border-radius:8px;padding:.75rem;margin:.75rem 0}
+.msg{border-collapse:collapse;margin:.75rem 0;width:100%}
+.msg td,.msg th{border:1px solid #ccc;padding:.5rem;vertical-align:top;text-align:left}
+.number{white-space:nowrap}
 .text{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f4f4;padding:.5rem .625rem;border-radius:6px;
 margin-top:.375rem}
 .repeat{color:#a40;font-weight:bold}.meta{color:#555;font-size:.875rem}
 form{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0 2rem}
 button{font:inherit;font-size:1.125rem;min-height:3rem;padding:.625rem 1.5rem;border-radius:8px;cursor:pointer}
 .approve{background:#1a7f37;color:#fff;border:0}.reject{background:#fff;color:#222;border:2px solid #888}
-@media (max-width:32rem){button{flex:1 1 100%}}
+@media (max-width:32rem){button{flex:1 1 100%}
+.msg,.msg tbody,.msg tr{display:block}.msg tr:first-child{display:none}
+.msg tr{border:1px solid #ccc;border-radius:8px;margin:.75rem 0;padding:.25rem}
+.msg td{display:block;border:0;border-bottom:1px solid #eee}.msg td:last-child{border-bottom:0}
+.msg td:nth-child(1)::before{content:"# "}.msg td:nth-child(2)::before{content:"To: "}
+.msg td:nth-child(3)::before{content:"Number: "}}
 """
 
 
@@ -71,7 +83,8 @@ _INVALID = "<p>This approval link is not valid. Ask the assistant to prepare the
 
 
 def _messages(batch: BatchStatus) -> str:
-    parts = []
+    # Recipients as table cells, never run-on text: a name cannot pose as a second recipient or number.
+    rows = []
     for s in batch.sends:
         what = f"template <b>{_e(s.template)}</b>" if s.template else "free-text message"
         text = s.text or "(template body not known to this server; parameters: " + ", ".join(s.params) + ")"
@@ -82,12 +95,13 @@ def _messages(batch: BatchStatus) -> str:
                 f"or is about to (send #{s.repeat_of}).</p>"
             )
         status = "" if s.status in ("prepared", "approved") else f' <span class="meta">[{_e(s.status)}]</span>'
-        parts.append(
-            f'<div class="msg"><div>{s.seq}. To <b>{_e(s.name or "(no name)")}</b> '
-            f"(+{_e(s.phone.lstrip('+'))}) · {what}{status}</div>"
-            f'<div class="text">{_e(text)}</div>{repeat}</div>'
+        rows.append(
+            f'<tr><td>{s.seq}</td><td class="name">{_e(one_line(s.name, 60) or "(no name)")}</td>'
+            f'<td class="number">+{_e(s.phone.lstrip("+"))}</td><td>{what}{status}'
+            f'<div class="text">{_e(text)}</div>{repeat}</td></tr>'
         )
-    return "".join(parts)
+    head = "<tr><th>#</th><th>Name</th><th>Number</th><th>Message</th></tr>"
+    return f'<table class="msg">{head}{"".join(rows)}</table>'
 
 
 def _preview(batch: BatchStatus, form_token: str, action: str) -> str:
@@ -138,7 +152,7 @@ def _from_browser_form(request: Request, public_url: str | None) -> str | None:
     return None
 
 
-def approval_routes(deps: Deps) -> Sequence[BaseRoute]:
+def approval_routes(deps: Deps, *, body_timeout: float = BODY_TIMEOUT) -> Sequence[BaseRoute]:
     guard = deps.guard
 
     async def show(request: Request) -> Response:
@@ -153,14 +167,23 @@ def approval_routes(deps: Deps) -> Sequence[BaseRoute]:
         return _page("Approve WhatsApp send?", _preview(batch, guard.form_token(batch.approval), request.url.path))
 
     async def decide(request: Request) -> Response:
+        # The link first, the headers next, the (small, bounded) body last: nobody without a valid
+        # link makes the server read anything.
+        if await guard.page_view(request.path_params["approval_id"], request.path_params["secret"]) is None:
+            return _page("Invalid link", _INVALID, 404)
         if guard.settings.approval_page_browser_only:
             problem = _from_browser_form(request, deps.settings.public_url or deps.public_url)
             if problem is not None:
                 log.warning("approval page: refused a decision not posted from the page (%s)", problem)
                 return _page("Not accepted", f"<p>Not accepted: {_e(problem)}.</p>", 403)
-        body = await request.body()
-        if len(body) > _MAX_FORM:
+        try:
+            body = await read_capped(request, _MAX_FORM, body_timeout)
+        except BodyTooLarge:
             return _page("Not accepted", "<p>Form too large.</p>", 413)
+        except TimeoutError:
+            return _page("Not accepted", "<p>The form took too long to arrive. Try again.</p>", 408)
+        except ClientDisconnect:
+            return _page("Not accepted", "<p>The connection closed before the form arrived.</p>", 400)
         form = parse_qs(body.decode("utf-8", "replace"))
         decision = (form.get("decision") or [""])[0]
         token = (form.get("form_token") or [""])[0]
@@ -172,6 +195,14 @@ def approval_routes(deps: Deps) -> Sequence[BaseRoute]:
             )
         except GuardError:
             batch = None
+        except OutPerformError:
+            # The policy is checked again against the API before sending; without it nothing goes out.
+            return _page(
+                "Not sent yet",
+                "<p>The contact could not be checked with OutPerform just now, so nothing was sent. "
+                "The approval is still open: try the button again in a moment.</p>",
+                503,
+            )
         if batch is None:
             return _page("Not valid", "<p>This approval link is not valid or was already used.</p>", 410)
         return _outcome(batch)

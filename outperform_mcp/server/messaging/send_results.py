@@ -9,13 +9,14 @@ from pydantic import BaseModel, Field
 
 from ...guard.model import Refusal
 from ...guard.service import BatchStatus, Prepared
-from ...store.journal import SendRecord
+from ...store.journal import FINAL, SendRecord
 
 Status = Literal[
     "sent",
     "partly_sent",
     "failed",
     "unknown",
+    "in_progress",
     "dry_run",
     "pending_approval",
     "awaiting_commit",
@@ -59,6 +60,7 @@ class SendResult(BaseModel):
     message: str = Field(description="What happened and what to do next")
     approval_id: str | None = None
     approval_url: str | None = Field(None, description="Give to the user to approve; never open it yourself")
+    commit_code: str | None = Field(None, description="host mode: pass to commit_send with approval_id")
     expires_at: datetime | None = None
     allowed_because: list[str] = []
     refusals: list[RefusalOut] = []
@@ -127,6 +129,8 @@ NEXT = {
     "unknown": "The connection broke after the request was written: it may or may not have been delivered. "
     "It is never retried automatically; check get_conversation before sending anything again.",
     "failed": "Nothing was sent for the failed messages; the error says why.",
+    "in_progress": "Another call is sending this approval right now; this call sent nothing. Do not send it "
+    "again: follow the outcome with list_sends(approval_id=...).",
     "declined": "The user declined. Nothing was sent. Do not send it again unless the user asks.",
     "cancelled": "The user dismissed the approval. Nothing was sent.",
     "expired": "No approval in time. Nothing was sent. Call again if the user still wants it sent.",
@@ -168,6 +172,8 @@ def status_of(batch: BatchStatus) -> Status:
     if a in ("rejected", "expired", "refused"):
         return a  # type: ignore[return-value]
     counts = batch.counts
+    if any(s.status not in FINAL for s in batch.sends):
+        return "in_progress"  # approved or being sent by another call (a racing commit, the page)
     if counts.get("sent") == len(batch.sends):
         return "sent"
     if not counts.get("sent") and counts.get("failed") == len(batch.sends):

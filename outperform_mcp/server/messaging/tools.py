@@ -81,6 +81,9 @@ async def send_template(
 async def commit_send(
     ctx: Ctx,
     approval_id: Annotated[str, Field(pattern=ID_PATTERN, description="From send_message/template")],
+    commit_code: Annotated[
+        str, Field(pattern=ID_PATTERN, description="The commit_code returned with that approval_id")
+    ],
 ) -> SendResult:
     """Send a prepared message (host approval mode). Call only after the user has seen the
     preview and explicitly agreed. Each approval_id sends at most once."""
@@ -89,7 +92,9 @@ async def commit_send(
         raise ToolError("commit_send is only used in host approval mode")
     try:
         with upstream():
-            batch = await service.approve_and_send(approval_id, by="host", client=client_key(ctx, service))
+            batch = await service.approve_and_send(
+                approval_id, by="host", client=client_key(ctx, service), commit_code=commit_code
+            )
     except GuardError as exc:
         raise ToolError(str(exc)) from None
     return report(batch)
