@@ -36,7 +36,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--tools", type=_csv, default=(), help="comma-separated tools to expose (allow-list)")
     p.add_argument("--exclude-tools", type=_csv, default=(), help="comma-separated tools to hide")
     p.add_argument("--read-only", action="store_true", help="hide every tool that changes anything")
-    p.add_argument("--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="this server's log level (default INFO; libraries log warnings only, except at DEBUG)",
+    )
     sub = p.add_subparsers(dest="command")
     sb = sub.add_parser("sandbox", help="run only the OutPerform API emulator")
     sb.add_argument("--host", default="127.0.0.1")
@@ -93,8 +98,13 @@ def _target(settings: Settings, sandbox: bool) -> Iterator[Settings]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logs.configure(args.log_level, sys.stderr)
+    # Routine lines of this server are INFO; libraries stay at WARNING (their INFO lines can carry
+    # request URLs) unless DEBUG is asked for. Every line passes the secret filter.
+    logs.configure("DEBUG" if args.log_level == "DEBUG" else "WARNING", sys.stderr)
+    log.setLevel(args.log_level)
     try:
+        if not 1 <= args.port <= 65535:
+            raise SettingsProblem(f"--port must be between 1 and 65535, not {args.port}")
         if args.command == "sandbox":
             from .sandbox_wiring import run_emulator
 

@@ -12,13 +12,15 @@ import logging
 import secrets
 import socket
 import sys
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
 
 from pydantic import SecretStr
 
 from .inbox.webhook import WEBHOOK_PATH
-from .settings import Settings
+from .settings import Settings, default_data_dir
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +36,21 @@ def sandbox_settings(settings: Settings, *, host: str = "127.0.0.1", port: int =
     client_id = api.client_id or DEFAULT_CLIENT_ID
     secret = api.client_secret.get_secret_value() if api.client_secret else DEFAULT_CLIENT_SECRET
     emulator = create_emulator(client_id=client_id, client_secret=secret)
-    with EmulatorServer(emulator, host=host, port=port) as srv:
+    with EmulatorServer(emulator, host=host, port=port) as srv, ExitStack() as stack:
+        # A freshly seeded emulator gets a fresh journal and inbox: sends, opt-outs and approvals of
+        # an earlier sandbox run would not match it. OUTPERFORM_DATA_DIR keeps one on purpose.
+        if api.data_dir != default_data_dir():  # OUTPERFORM_DATA_DIR was set
+            data_dir = api.data_dir / "sandbox"
+        else:
+            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outperform-sandbox-")))
+        log.info("sandbox data folder: %s", data_dir)
         sandboxed = api.model_copy(
             update={
                 "base_url": srv.base_url.rstrip("/") + "/",
                 "client_id": client_id,
                 "client_secret": api.client_secret or SecretStr(secret),
                 "instance_id": api.instance_id or "sandbox-instance",
-                "data_dir": api.data_dir / "sandbox",
+                "data_dir": data_dir,
             }
         )
         guard = settings.guard
@@ -105,5 +114,5 @@ async def connect_webhook(settings: Settings, *, http: tuple[str, int] | None) -
             json={"webhook_url": receiver, "webhook_secret": inbox.webhook_secret.get_secret_value()},
         )
         response.raise_for_status()
-    log.warning("sandbox: POST %s/_sandbox/inbound delivers a customer message to %s", root, receiver)
+    log.info("sandbox: POST %s/_sandbox/inbound delivers a customer message to %s", root, receiver)
     return settings.model_copy(update={"inbox": inbox, "server": server})

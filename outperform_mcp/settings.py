@@ -115,6 +115,13 @@ class ServerSettings(BaseModel):
         None, description="Base URL people reach this server at, for approval links (default: the listener)"
     )
 
+    @field_validator("prompts_dir")
+    @classmethod
+    def _is_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"no such folder: {value} (unset it to use the bundled prompts)")
+        return value
+
     @field_validator("mcp_token", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
@@ -280,11 +287,11 @@ def _read(section: type[M], problems: list[str]) -> M:
             return section()
     values = dict(env)
     if section is ApiSettings and "data_dir" not in env.model_fields_set:
-        values["data_dir"] = _default_data_dir()
+        values["data_dir"] = default_data_dir()
     return section.model_validate(values)
 
 
-def _default_data_dir() -> Path:
+def default_data_dir() -> Path:
     xdg = os.environ.get("XDG_DATA_HOME")
     return Path(xdg) / "outperform-mcp" if xdg else DEFAULT_DATA_DIR
 

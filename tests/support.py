@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
@@ -107,3 +110,36 @@ async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
     result = await client.call_tool(name, args)
     assert result.is_error is True, result.structured_content
     return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` is truthy (for state that offers no event to wait on)."""
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - polling state owned by other code
+            await anyio.sleep(0.01)
+
+
+class Clock:
+    """A wall clock that moves only when told (for SendService): expiry tests never wait for real."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Monotonic:
+    """A monotonic clock that moves only when told (for TokenManager)."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from mcp import Client, MCPError
 from mcp.server.mcpserver import MCPServer
 
+from outperform_mcp.server.app import build_server
 from outperform_mcp.server.prompts import PromptFileError, default_prompts_dir, load_prompts, parse_prompt
+
+from .support import offline_deps
 
 pytestmark = pytest.mark.anyio
 
@@ -30,7 +34,58 @@ def write(tmp_path: Path, text: str, name: str = "p.md") -> Path:
 
 def test_bundled_prompts_parse() -> None:
     names = {parse_prompt(p).name for p in sorted(default_prompts_dir().glob("*.md"))}
-    assert names == {"triage_replies", "follow_up_silent_leads", "contact_briefing", "weekly_sentiment_report"}
+    assert names == {
+        "triage_replies",
+        "follow_up_silent_leads",
+        "contact_briefing",
+        "weekly_sentiment_report",
+        "campaign_report",
+    }
+
+
+_SNAKE = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+_CALL = re.compile(r"\b([a-z][a-z0-9_]*)\(([^()]*)\)")
+_ARG = re.compile(r"\b([a-z][a-z0-9_]*)\s*=")
+
+
+def _names(schema: object) -> set[str]:
+    """Every property name anywhere in a JSON schema."""
+    if isinstance(schema, list):
+        return set().union(*(_names(s) for s in schema)) if schema else set()
+    if not isinstance(schema, dict):
+        return set()
+    found = set(schema.get("properties", {})) if isinstance(schema.get("properties"), dict) else set()
+    return found.union(*(_names(v) for v in schema.values()))
+
+
+def prompt_problems(body: str, tools: dict[str, set[str]], words: set[str]) -> list[str]:
+    """Tool names and arguments a prompt uses that the server does not have."""
+    problems = []
+    for name, args in _CALL.findall(body):
+        if name not in tools:
+            problems.append(f"calls unknown tool {name}")
+            continue
+        problems += [f"{name} has no argument {a}" for a in _ARG.findall(args) if a not in tools[name]]
+    problems += [f"names unknown {w}" for w in sorted(set(_SNAKE.findall(body)) - words - set(tools))]
+    return problems
+
+
+async def test_bundled_prompts_name_only_tools_and_arguments_that_exist(tmp_path: Path) -> None:
+    async with offline_deps(tmp_path) as deps, Client(build_server(deps)) as client:
+        listed = (await client.list_tools()).tools
+    tools = {t.name: set(t.input_schema.get("properties", {})) for t in listed}
+    words = set().union(*(_names(t.input_schema) | _names(t.output_schema or {}) for t in listed))
+    for path in sorted(default_prompts_dir().glob("*.md")):
+        prompt = parse_prompt(path)
+        slots = {a.name for a in prompt.arguments} | {"first_name"}
+        assert prompt_problems(prompt.body, tools, words | slots) == [], path.name
+    # The check itself catches what it is for.
+    assert prompt_problems("call list_templtes(x=1)", tools, words) == [
+        "calls unknown tool list_templtes",
+        "names unknown list_templtes",
+    ]
+    assert prompt_problems("get_campaign(campaign=1, days=3)", tools, words) == ["get_campaign has no argument days"]
+    assert prompt_problems("then use find_leads", tools, words) == ["names unknown find_leads"]
 
 
 @pytest.mark.parametrize(

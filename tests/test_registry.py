@@ -21,6 +21,7 @@ ALL = {
     "outperform://contacts/{token}/conversation",
     "outperform://inbox",
     "outperform://inbox/{token}",
+    "outperform://templates",
 }
 
 
@@ -44,7 +45,7 @@ def test_every_resource_belongs_to_a_toolset() -> None:
         (Selection(read_only=True), ALL),  # resources only read
         (Selection(toolsets=("inbox",)), {"outperform://inbox", "outperform://inbox/{token}"}),
         (Selection(toolsets=("contacts",)), {"outperform://labels", "outperform://contacts/{token}"}),
-        (Selection(toolsets=("messaging",)), set()),
+        (Selection(toolsets=("messaging",)), {"outperform://templates"}),
         (Selection(include=("get_conversation",)), {"outperform://contacts/{token}/conversation"}),
         (
             Selection(exclude=("list_inbound", "mark_handled", "wait_for_reply")),

@@ -15,8 +15,11 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+
+from outperform_mcp.sandbox_wiring import sandbox_settings
+from outperform_mcp.settings import ApiSettings, Settings
 
 from .support import free_port, server_env
 
@@ -52,10 +55,17 @@ def http_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[st
 
 
 @asynccontextmanager
-async def http_client(url: str, token: str | None, mode: str) -> AsyncIterator[Client]:
+async def http_client(
+    url: str, token: str | None, mode: str, statuses: list[int] | None = None
+) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def record(response: httpx2.Response) -> None:
+        if statuses is not None:
+            statuses.append(response.status_code)
+
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [record]}) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
     ):
         yield client
@@ -93,9 +103,12 @@ async def test_http_with_bearer_token(emulator: Any, tmp_path: Path, mode: str) 
         async with http_client(url, "test-mcp-token-123", mode) as client:
             result = await client.call_tool("list_labels", {})
             assert result.is_error is False
-        with pytest.raises(BaseException):  # noqa: PT011,B017 - the SDK raises an ExceptionGroup
-            async with http_client(url, "wrong-token", mode) as client:
+        statuses: list[int] = []
+        with pytest.RaisesGroup(MCPError, flatten_subgroups=True):  # the SDK wraps it in task groups
+            async with http_client(url, "wrong-token", mode, statuses) as client:
                 await client.list_tools()
+        assert statuses  # refused at the door, not some later failure
+        assert set(statuses) == {401}
 
 
 async def test_dns_rebinding_protection(emulator: Any, tmp_path: Path) -> None:
@@ -169,6 +182,8 @@ def test_malformed_prompt_file_stops_start_with_its_name(emulator: Any, tmp_path
     [
         (("--tools", "no_such_tool"), "unknown toolset or tool: no_such_tool"),
         (("--toolsets", "contact"), "toolsets are contacts"),
+        (("--read-only", "--tools", "create_contact"), "leave no tool to offer"),
+        (("--http", "--port", "99999"), "--port must be between 1 and 65535, not 99999"),
     ],
 )
 def test_bad_tool_selection_is_one_clear_line(
@@ -178,6 +193,24 @@ def test_bad_tool_selection_is_one_clear_line(
     assert done.returncode == 2
     assert expect in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_missing_prompts_folder_stops_start(emulator: Any, tmp_path: Path) -> None:
+    env = server_env(emulator, tmp_path, OUTPERFORM_PROMPTS_DIR=str(tmp_path / "nowhere"))
+    done = run_cli(env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert f"OUTPERFORM_PROMPTS_DIR: Value error, no such folder: {tmp_path / 'nowhere'}" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sandbox_gets_a_fresh_data_folder_per_process_unless_one_is_set(tmp_path: Path) -> None:
+    with sandbox_settings(Settings()) as one, sandbox_settings(Settings()) as two:
+        assert one.api.data_dir != two.api.data_dir
+        assert one.api.data_dir.is_dir()
+        assert not any(one.api.data_dir.iterdir())
+    assert not one.api.data_dir.exists()
+    with sandbox_settings(Settings(api=ApiSettings(data_dir=tmp_path))) as kept:
+        assert kept.api.data_dir == tmp_path / "sandbox"
 
 
 def test_port_in_use_is_one_clear_line(emulator: Any, tmp_path: Path) -> None:

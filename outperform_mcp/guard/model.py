@@ -44,6 +44,13 @@ class Draft:
     template: str | None = None
     params: tuple[str, ...] = ()
     instance_id: str | None = None
+    # Template parameters for some recipients instead of ``params``: (token, params) pairs.
+    per_recipient: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    campaign: str | None = None  # the campaign name a send joins (a template batch always has one)
+
+    def params_for(self, token: str) -> tuple[str, ...]:
+        """This recipient's parameters before contact fields are filled in."""
+        return dict(self.per_recipient).get(token, self.params)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class Item:
     text: str  # the exact text; for a template, the rendered body ("" when the body is unknown)
     content_key: str
     repeat: Repeat | None = None
+    params: tuple[str, ...] = ()  # this recipient's template parameters, filled in
 
 
 @dataclass(frozen=True)
@@ -111,9 +119,9 @@ class Plan:
         return payload_digest(self.draft, self.items)
 
 
-def content_key(draft: Draft, token: str) -> str:
+def content_key(draft: Draft, token: str, params: tuple[str, ...] = ()) -> str:
     """Same message to the same contact (what counts as a repeat), whatever the batch or instance."""
-    body: object = draft.text if draft.kind == "session" else [draft.template, list(draft.params)]
+    body: object = draft.text if draft.kind == "session" else [draft.template, list(params)]
     return _sha256(["content", draft.kind, token, body])
 
 
@@ -122,8 +130,7 @@ def payload_digest(draft: Draft, items: list[Item]) -> str:
         draft.kind,
         draft.instance_id,
         draft.template,
-        list(draft.params),
-        [(i.recipient.token, i.recipient.name, i.recipient.phone, i.text) for i in items],
+        [(i.recipient.token, i.recipient.name, i.recipient.phone, i.text, list(i.params)) for i in items],
     )
 
 
@@ -131,17 +138,15 @@ def digest_of(
     kind: str,
     instance_id: str | None,
     template: str | None,
-    params: list[str],
-    items: list[tuple[str, str, str, str]],
+    items: list[tuple[str, str, str, str, list[str]]],
 ) -> str:
-    """Digest of a batch from its parts (token, name, phone, text per message), so the journal's
-    stored rows can be checked against the digest the human approved."""
+    """Digest of a batch from its parts (token, name, phone, text, parameters per message), so the
+    journal's stored rows can be checked against the digest the human approved."""
     return _sha256(
         {
             "kind": kind,
             "instance_id": instance_id,
             "template": template,
-            "params": params,
-            "items": [{"token": t, "name": n, "phone": p, "text": x} for t, n, p, x in items],
+            "items": [{"token": t, "name": n, "phone": p, "text": x, "params": a} for t, n, p, x, a in items],
         }
     )

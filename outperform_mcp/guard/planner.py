@@ -18,7 +18,7 @@ from ..store.contacts import ContactState, is_opt_out
 from ..store.db import Connection, Store
 from ..store.optout import DEFAULT, OptOutRules
 from ..textsafe import clean, one_line
-from . import policy
+from . import personalise, policy
 from .lookup import look_up
 from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key, phone_digits
 from .templates import Catalogue, TemplateProblem
@@ -74,32 +74,82 @@ class Planner:
                 raise GuardError("the message text is empty")
             if len(text) > MAX_TEXT:
                 raise GuardError(f"the message is {len(text)} characters; WhatsApp allows {MAX_TEXT}")
-            return Draft("session", tokens, text=text, instance_id=draft.instance_id)
+            return Draft("session", tokens, text=text, instance_id=draft.instance_id, campaign=draft.campaign)
         name = (draft.template or "").strip()
         if not _TEMPLATE_NAME.match(name):
             raise GuardError("template names are lower-case letters, digits and underscores, e.g. event_reminder_v2")
-        params = tuple(clean(p).strip() for p in draft.params)
+        params = self._clean_params(draft.params)
+        per_recipient = tuple((token, self._clean_params(p)) for token, p in draft.per_recipient)
+        strangers = [t for t, _ in per_recipient if t not in tokens]
+        if strangers:
+            raise GuardError(f"per_recipient names {strangers[0]}, which is not in tokens: list every recipient there")
+        shared_used = any(t not in dict(per_recipient) for t in tokens)
+        lists = ([params] if shared_used else []) + [p for _, p in per_recipient]
+        for values in lists:
+            typo = personalise.unknown_fields(values)
+            if typo:
+                raise GuardError(
+                    f"unknown placeholder {{{typo[0]}}}: parameters may use {{first_name}} or {{name}} only"
+                )
+            problem = personalise.unfinished(values, skip_fields=True)
+            if problem:
+                raise GuardError(f"{problem}: give the real value (or {{first_name}} for the contact's name)")
+        if self.catalogue.known:
+            template = self.catalogue.get(name)
+            if template is None:
+                known = ", ".join(self.catalogue.names())
+                raise GuardError(f"unknown template {name}; known templates: {known} (see list_templates)")
+            for values in lists:
+                try:
+                    template.render(list(values))
+                except TemplateProblem as exc:
+                    raise GuardError(str(exc)) from None
+        return Draft(
+            "template",
+            tokens,
+            template=name,
+            params=params,
+            instance_id=draft.instance_id,
+            per_recipient=per_recipient,
+            campaign=draft.campaign,
+        )
+
+    @staticmethod
+    def _clean_params(raw: tuple[str, ...]) -> tuple[str, ...]:
+        params = tuple(clean(p).strip() for p in raw)
         for p in params:
             if "|" in p:
                 raise GuardError("template parameters cannot contain '|': rephrase that parameter")
             if len(p) > MAX_PARAM:
                 raise GuardError(f"a template parameter is longer than {MAX_PARAM} characters")
-        if self.catalogue.known:
-            template = self.catalogue.get(name)
-            if template is None:
-                known = ", ".join(self.catalogue.names())
-                raise GuardError(f"unknown template {name}; known templates: {known}")
-            try:
-                template.render(list(params))
-            except TemplateProblem as exc:
-                raise GuardError(str(exc)) from None
-        return Draft("template", tokens, template=name, params=params, instance_id=draft.instance_id)
+        return params
 
-    def render(self, draft: Draft) -> str:
+    def render(self, draft: Draft, params: tuple[str, ...] = ()) -> str:
         if draft.kind == "session":
             return draft.text or ""
         template = self.catalogue.get(draft.template or "")
-        return template.render(list(draft.params)) if template else ""
+        return template.render(list(params)) if template else ""
+
+    def _fill(self, draft: Draft, person: Recipient) -> tuple[tuple[str, ...], Refusal | None]:
+        """This recipient's filled-in parameters, or why they cannot be sent."""
+        if draft.kind == "session":
+            return (), None
+        try:
+            params = personalise.fill(draft.params_for(person.token), person.name)
+        except personalise.ParamProblem as exc:
+            problem: str | None = str(exc)
+            params = ()
+        else:
+            problem = personalise.unfinished(params)
+        if problem is None:
+            return params, None
+        who = person.name or person.token
+        return params, Refusal(
+            "params",
+            f"the message to {who} is not ready: {problem}",
+            "give this recipient's parameters in per_recipient, or drop them from tokens",
+            person.token,
+        )
 
     async def recipient(self, token: str) -> Recipient | None:
         """The contact as it is now (CRM record, thread, inbox state), or None when it does not exist."""
@@ -164,27 +214,32 @@ class Planner:
                 for t in unknown
             ]
             return Plan(draft, [], refusals=refusals)
-        text = self.render(draft)
         now = self.clock()
         since = now - timedelta(seconds=self.settings.repeat_window)
         people = [r for r in (found[t] for t in draft.tokens) if r is not None]
+        personal = {p.token: self._fill(draft, p) for p in people}
 
         def facts(conn: Connection) -> tuple[policy.Usage, dict[str, Repeat]]:
             usage = journal.usage(conn, now)
             repeats = {}
             if self.settings.repeat_window:
                 for person in people:
-                    same = journal.last_same_message(conn, content_key(draft, person.token), since)
+                    same = journal.last_same_message(
+                        conn, content_key(draft, person.token, personal[person.token][0]), since
+                    )
                     if same is not None:
                         repeats[person.token] = Repeat(same.id, same.status, same.sending_at or same.created_at)
             return usage, repeats
 
         usage, repeats = await self.store.run(facts)
-        items = [
-            Item(n, person, text, content_key(draft, person.token), repeats.get(person.token))
-            for n, person in enumerate(people, start=1)
-        ]
+        items = []
+        for n, person in enumerate(people, start=1):
+            params = personal[person.token][0]
+            text = self.render(draft, params) if personal[person.token][1] is None else ""
+            key = content_key(draft, person.token, params)
+            items.append(Item(n, person, text, key, repeats.get(person.token), params))
         reasons, refusals = policy.check(self.settings, draft, people, usage, now)
+        refusals += [r for _, r in personal.values() if r is not None]
         if self.settings.approval_mode == "none":
             # Nobody sees a "repeat" warning in this mode, so a repeat is refused outright.
             refusals += [

@@ -73,8 +73,7 @@ def _rows_digest(rows: list[journal.SendRecord]) -> str:
         first.kind,
         first.instance_id,
         first.template,
-        list(first.params),
-        [(r.token, r.name, r.phone, r.text) for r in rows],
+        [(r.token, r.name, r.phone, r.text, list(r.params)) for r in rows],
     )
 
 
@@ -196,7 +195,7 @@ class SendService:
                         kind=plan.draft.kind,
                         text=i.text,
                         template=plan.draft.template,
-                        params=plan.draft.params,
+                        params=i.params,
                         instance_id=plan.draft.instance_id,
                         content_key=i.content_key,
                         repeat_of=i.repeat.send_id if i.repeat else None,
@@ -215,7 +214,7 @@ class SendService:
             prepared.preview = self._preview(plan, approval.id, approval.expires_at)
         return prepared
 
-    def _preview(self, plan: Plan, approval_id: str, expires_at: datetime) -> str:
+    def _preview(self, plan: Plan, approval_id: str, expires_at: datetime, page_url: str | None = None) -> str:
         return render_text(
             plan.draft,
             plan.items,
@@ -223,7 +222,20 @@ class SendService:
             approval_id=approval_id,
             expires_at=expires_at,
             digest=plan.digest,
+            page_url=page_url,
         )
+
+    async def linked_preview(self, prepared: Prepared, base_url: str) -> str:
+        """The dialog text for a large batch: its first messages and a link to the page listing all.
+
+        The link's secret is derived from the approval, so a retried question (2026-07-28, where the
+        answer is pinned to the exact text) shows the same text; only its hash is stored."""
+        approval = prepared.approval
+        assert approval is not None
+        secret = hmac.new(self._form_key, f"dialog:{approval.id}".encode(), hashlib.sha256).hexdigest()[:32]
+        await self.store.run(lambda conn: journal.set_secret_hash(conn, approval.id, _hash(secret)))
+        url = f"{base_url}/{approval.id}/{secret}"
+        return self._preview(prepared.plan, approval.id, approval.expires_at, url)
 
     async def set_channel(self, approval_id: str, channel: Channel) -> None:
         await self.store.run(lambda conn: journal.set_channel(conn, approval_id, channel))

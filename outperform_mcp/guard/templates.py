@@ -1,7 +1,9 @@
 """WhatsApp template bodies, so a preview shows the exact text a template send produces.
 
 The file is a JSON list of ``{"name", "body", "parameters", ...}`` with ``{{1}}``-style
-placeholders (the sandbox ships one). Without a file, previews show the name and parameters only.
+placeholders (the sandbox ships one). Optional per template: ``language``, ``category`` and
+``parameter_info``, a list (one per placeholder, in order) of ``{"meaning", "example"}`` that the
+template catalogue shows. Without a file, previews show the name and parameters only.
 """
 
 from __future__ import annotations
@@ -19,12 +21,23 @@ class TemplateProblem(ValueError):
 
 
 @dataclass(frozen=True)
+class ParamInfo:
+    meaning: str | None = None
+    example: str | None = None
+
+
+@dataclass(frozen=True)
 class Template:
     name: str
     body: str
     parameters: int
     language: str | None = None
     category: str | None = None
+    info: tuple[ParamInfo, ...] = ()
+
+    def param_info(self, position: int) -> ParamInfo:
+        """What parameter ``position`` (1-based) means, as far as the file says."""
+        return self.info[position - 1] if position <= len(self.info) else ParamInfo()
 
     def render(self, params: list[str]) -> str:
         if len(params) != self.parameters:
@@ -48,6 +61,9 @@ class Catalogue:
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
+
+    def all(self) -> list[Template]:
+        return [self._by_name[n] for n in self.names()]
 
     def get(self, name: str) -> Template | None:
         return self._by_name.get(name)
@@ -76,5 +92,18 @@ class Catalogue:
             found = {int(n) for n in _PLACEHOLDER.findall(body)}
             if found != set(range(1, count + 1)):
                 raise TemplateProblem(f"templates file {path}: {name}: placeholders do not match parameters={count}")
-            templates.append(Template(name, body, count, item.get("language"), item.get("category")))
+            templates.append(
+                Template(name, body, count, item.get("language"), item.get("category"), _info(path, name, item))
+            )
         return cls(templates, path)
+
+
+def _info(path: Path, name: str, item: dict[str, object]) -> tuple[ParamInfo, ...]:
+    raw = item.get("parameter_info", [])
+    if not isinstance(raw, list) or not all(isinstance(p, dict) for p in raw):
+        raise TemplateProblem(f"templates file {path}: {name}: parameter_info must be a list of objects")
+    out = []
+    for p in raw:
+        meaning, example = p.get("meaning"), p.get("example")
+        out.append(ParamInfo(str(meaning) if meaning else None, str(example) if example else None))
+    return tuple(out)

@@ -27,6 +27,7 @@ from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..settings import InboxSettings
 from ..store import inbox as events
+from ..store import replies
 from ..store.db import Store
 from ..store.inbox import Marked, Page, Summary
 from ..store.optout import DEFAULT, OptOutRules
@@ -253,10 +254,14 @@ class InboxService:
         )
 
     async def wait_for_reply(self, token: str, *, since: int | None, seconds: float) -> tuple[list[events.Event], int]:
-        """Unread messages from the contact after ``since`` (default: now), waiting up to ``seconds``
-        for the first; and the cursor waited from."""
+        """Unread messages from the contact after ``since``, waiting up to ``seconds`` for the first;
+        and the cursor waited from. By default that is the cursor just before our last message to
+        them went out, so a reply that came in before this call is not missed (else: now)."""
         phone = await self.phone_of(token)
-        baseline = since if since is not None else await self.latest_id()
+        if since is None:
+            baseline = await self.store.run(lambda conn: replies.reply_cursor_for_contact(conn, token))
+        else:
+            baseline = since
         return await self.wait_for(phone, since=baseline, seconds=seconds), baseline
 
     # -- retention ---------------------------------------------------------------------------

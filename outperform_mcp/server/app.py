@@ -18,7 +18,7 @@ from .deps import Deps
 from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
 from .messaging.tools import hidden_tools
-from .registry import selected
+from .registry import REGISTRY, SelectionError, selected
 from .schema import CompactResult, compact_input, compact_output
 from .sdk_private import serve_resource_subscribe
 
@@ -51,6 +51,11 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         read_only=selection.read_only or deps.settings.read_only,
         prompts_dir=prompts_dir,
     )
+    if not surface.tools:
+        raise SelectionError(
+            "these --tools/--toolsets/--exclude-tools/--read-only settings leave no tool to offer: widen the selection"
+        )
+    hidden = frozenset(REGISTRY) - {t.name for t in surface.tools}
     tools: list[Tool] = []
     for t in surface.tools:
         built = CheckedTool.from_function(
@@ -68,6 +73,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             output_schema=compact_output(meta.output_schema) if meta.output_schema else None,
             output_model=meta.output_model,
             wrap_output=meta.wrap_output,
+            hidden=hidden,
         )
         tools.append(built)
     auth: dict[str, Any] = {}

@@ -121,7 +121,7 @@ async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> Non
     )
     deps.public_url = deps.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
     sock = listen(host, port)
-    log.warning("serving MCP on http://%s:%s/mcp", host, port)
+    log.info("serving MCP on http://%s:%s/mcp", host, port)
     try:
         await _uvicorn(app, host, port).serve(sockets=[sock])
     finally:

@@ -15,6 +15,8 @@ from typing import Any
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult, TextContent
 
+from .hints import without_hidden
+
 
 def _strip_titles(node: Any, *, in_properties: bool = False) -> Any:
     if isinstance(node, list):
@@ -92,9 +94,12 @@ class CompactResult(FuncMetadata):
     """Results whose text block is compact JSON: the SDK indents it, which costs the model ~30 %
     more tokens for the same structured content."""
 
+    hidden: frozenset[str] = frozenset()  # tools the selection hid: hints must not name them
+
     def convert_result(self, result: Any) -> Any:
         out = super().convert_result(result)
         if isinstance(out, CallToolResult) and out.structured_content is not None and not out.is_error:
+            out.structured_content = without_hidden(out.structured_content, self.hidden)
             text = json.dumps(out.structured_content, separators=(",", ":"), ensure_ascii=False)
             out.content = [TextContent(type="text", text=text)]
         return out

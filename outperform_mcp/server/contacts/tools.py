@@ -8,8 +8,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, Field
 
 from ... import phones
+from ...api.client import OutPerformClient
 from ...api.errors import DuplicateRecord, OutPerformError
-from ...api.models import NewContact
+from ...api.models import Contact, NewContact
 from ...guard.lookup import look_up
 from ...store.contacts import remember_created
 from ...textsafe import has_breaks_or_controls
@@ -18,6 +19,7 @@ from ..errors import upstream
 from ..params import Page, Token
 from ..registry import tool
 from ..views import ContactOut, SessionWindow, ThreadMessage
+from .labels import canonical_label
 
 Phone = Annotated[
     str,
@@ -42,6 +44,10 @@ class ContactDetail(ContactOut):
     last_message: ThreadMessage | None = None
 
 
+class CreatedContact(ContactOut):
+    created: bool = Field(description="False: the number was already a contact; this is that contact, unchanged")
+
+
 class LabelOut(BaseModel):
     name: str
     contacts: int | None = None
@@ -61,6 +67,8 @@ async def search_contacts(
 ) -> ContactList:
     """Find contacts by name, phone or email, optionally by label; gives the token other tools
     need."""
+    if label is not None:
+        label = await canonical_label(deps(ctx).api, label)
     with upstream():
         result = await deps(ctx).api.list_contacts(search=search, label=label, page=page, limit=limit)
     return ContactList(
@@ -95,9 +103,9 @@ async def create_contact(
     phone: Phone,
     email: Email | None = None,
     labels: Annotated[list[LabelName], Field(max_length=10, description="Labels to attach")] = [],  # noqa: B006
-) -> ContactOut:
-    """Add a contact (lead). Search first: an existing number is refused. Returns it with its
-    token."""
+) -> CreatedContact:
+    """Add a contact (lead); returns its token. A number already in the CRM returns that contact
+    (created=false)."""
     # A name or label is shown to the human who approves sends: one line of visible text only.
     for what, value in [("name", name), *(("label", label) for label in labels)]:
         if has_breaks_or_controls(value):
@@ -112,13 +120,26 @@ async def create_contact(
         number = phones.normalise(phone, api.settings.default_country)
     except phones.PhoneError as exc:
         raise ToolError(f"phone: {exc}") from None
-    hints: dict[type[OutPerformError], str] = {
-        DuplicateRecord: "contact already exists: use search_contacts with this number to find it"
-    }
-    with upstream(hints):
-        created = await api.create_contact(NewContact(name=name.strip(), phone=number, email=email, labels=labels))
+    with upstream():
+        try:
+            created = await api.create_contact(NewContact(name=name.strip(), phone=number, email=email, labels=labels))
+        except DuplicateRecord:
+            existing = await _existing(api, number)
+            if existing is None:
+                raise ToolError("contact already exists: use search_contacts with this number to find it") from None
+            return CreatedContact(**ContactOut.of(existing).model_dump(), created=False)
+    # ASSUMPTION fallback: found again for a send even where search does not match tokens.
     await deps(ctx).store.run(lambda conn: remember_created(conn, token=created.token, phone=number))
-    return ContactOut.of(created)
+    return CreatedContact(**ContactOut.of(created).model_dump(), created=True)
+
+
+async def _existing(api: OutPerformClient, number: str) -> Contact | None:
+    """The contact that already has this number (what a duplicate-record refusal refers to)."""
+    try:
+        page = await api.list_contacts(search=number, limit=10)
+    except OutPerformError:
+        return None
+    return next((c for c in page.items if phones.same(c.phone, number, api.settings.default_country)), None)
 
 
 @tool("contacts", title="List labels", read_only=True)

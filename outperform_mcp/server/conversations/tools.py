@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from ...api.models import Sentiment
 from ...guard.lookup import window_for
 from ...textsafe import clean, trim
-from ..deps import Ctx, deps
+from ..deps import Ctx, Deps, deps
 from ..errors import upstream
 from ..params import EndDate, Page, StartDate, Token, check_range
 from ..registry import tool
@@ -84,8 +84,7 @@ async def get_conversation(
         )
     conv = next((c for c in threads if c.token == token), None)
     if conv is None:
-        when = " in that date range" if start_date or end_date else ""
-        raise ToolError(f"no conversation with contact {token}{when}: check the token with search_contacts")
+        return await _no_messages(d, token, ranged=bool(start_date or end_date))
     shown = conv.messages[-limit:]
     last_inbound = conv.last_inbound_at
     if start_date or end_date:  # the window depends on the latest inbound message, not the range
@@ -102,6 +101,22 @@ async def get_conversation(
         window=SessionWindow.of(window),
         messages=[ThreadMessage.of(m) for m in shown],
         earlier_messages=len(conv.messages) - len(shown),
+    )
+
+
+async def _no_messages(d: Deps, token: str, *, ranged: bool) -> ConversationOut:
+    """A contact with no messages (at all, or in the range) has an empty thread, not an error."""
+    with upstream():
+        person = await d.api.get_contact(token)
+        full = await d.api.list_conversations(prospect_token=token, limit=1) if ranged and person else []
+    if person is None:
+        raise ToolError(f"no contact with token {token}: check the token with search_contacts")
+    last_inbound = next((c.last_inbound_at for c in full if c.token == token), None)
+    window = await window_for(
+        d.store, token=token, phone=person.phone, api_last_inbound=last_inbound, country=d.api.settings.default_country
+    )
+    return ConversationOut(
+        token=token, name=clean(person.name), phone=person.phone, window=SessionWindow.of(window), messages=[]
     )
 
 

@@ -156,11 +156,11 @@ async def wait_for_reply(
     seconds: Annotated[int, Field(ge=1, le=MAX_WAIT_S, description="Most seconds to wait")] = 30,
     since: Annotated[
         int | None,
-        Field(ge=0, le=MAX_ID, description="Also return unread messages after this cursor"),
+        Field(ge=0, le=MAX_ID, description="Default: our last send to them"),
     ] = None,
 ) -> WaitResult:
-    """Wait up to `seconds` for the contact's next WhatsApp message; returns it on arrival or says
-    none came. since=<cursor> also returns unread ones already received after that cursor."""
+    """Wait up to `seconds` for a contact's reply; unread ones after since (even from before this
+    call) return at once."""
     inbox = inbox_of(ctx)
     if not inbox.settings.receiver_enabled:
         raise ToolError(f"cannot wait for replies: the webhook receiver is {receiver_status(inbox)}")

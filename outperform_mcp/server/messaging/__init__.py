@@ -1,5 +1,6 @@
-"""Messaging toolset: sends (each approved by a human), the approval flow and page, the send log."""
+"""Messaging toolset: sends (each approved by a human), the approval flow and page, the send log,
+the template catalogue and campaigns."""
 
-from . import tools
+from . import campaigns, templates, tools
 
-__all__ = ["tools"]
+__all__ = ["campaigns", "templates", "tools"]

@@ -31,7 +31,9 @@ from mcp.shared.message import ServerMessageMetadata
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
+from ...guard.campaigns import join_campaign
 from ...guard.model import Draft
+from ...guard.preview import DIALOG_FIRST
 from ...guard.service import Channel, GuardError, Prepared, SendService
 from ...store.journal import ApprovalRecord
 from ..deps import Ctx, deps
@@ -96,7 +98,7 @@ async def _prepare(ctx: Ctx, draft: Draft, dry_run: bool) -> Prepared:
     channel: Channel = "none" if service.mode == "none" else "host" if service.mode == "host" else "pending"
     try:
         with upstream():
-            return await service.prepare(
+            prepared = await service.prepare(
                 draft,
                 client_key(ctx, service),
                 channel=channel,
@@ -105,16 +107,35 @@ async def _prepare(ctx: Ctx, draft: Draft, dry_run: bool) -> Prepared:
             )
     except GuardError as exc:
         raise ToolError(str(exc)) from None
+    if prepared.approval is not None and (draft.kind == "template" or draft.campaign):
+        await join_campaign(service.store, prepared.approval.id, prepared.plan.draft, service.clock())
+    return prepared
 
 
 async def prepare_message(ctx: Ctx, token: str, text: str, instance_id: str | None, dry_run: bool) -> Prepared:
-    return await _prepare(ctx, Draft("session", (token,), text=text, instance_id=instance_id), dry_run)
+    draft = Draft("session", (token,), text=text, instance_id=instance_id)
+    return await _prepare(ctx, draft, dry_run)
 
 
 async def prepare_template(
-    ctx: Ctx, tokens: list[str], template: str, params: list[str], instance_id: str | None, dry_run: bool
+    ctx: Ctx,
+    tokens: list[str],
+    template: str,
+    params: list[str],
+    per_recipient: dict[str, list[str]] | None,
+    instance_id: str | None,
+    dry_run: bool,
+    campaign: str | None,
 ) -> Prepared:
-    draft = Draft("template", tuple(tokens), template=template, params=tuple(params), instance_id=instance_id)
+    draft = Draft(
+        "template",
+        tuple(tokens),
+        template=template,
+        params=tuple(params),
+        instance_id=instance_id,
+        per_recipient=tuple((t, tuple(p)) for t, p in (per_recipient or {}).items()),
+        campaign=campaign,
+    )
     return await _prepare(ctx, draft, dry_run)
 
 
@@ -129,15 +150,17 @@ async def _ask(ctx: Ctx, prepared: Prepared) -> Elicit[Approve] | Answer:
         return Answer("page")
     assert prepared.approval is not None
     await service.set_channel(prepared.approval.id, "elicitation")
+    text = prepared.preview
+    base = _base_url(ctx)
+    if base and len(prepared.plan.items) > DIALOG_FIRST:
+        text = await service.linked_preview(prepared, base + APPROVAL_PATH)
     if _modern(ctx):
         # The client answers by retrying the call; the SDK pins the answer to this exact text.
-        return Elicit(prepared.preview, Approve)
+        return Elicit(text, Approve)
     if not ctx.session.can_send_request:
         return Answer("page")
     request = types.ElicitRequest(
-        params=types.ElicitRequestFormParams(
-            message=prepared.preview, requested_schema=render_elicitation_schema(Approve)
-        )
+        params=types.ElicitRequestFormParams(message=text, requested_schema=render_elicitation_schema(Approve))
     )
     try:
         result = await ctx.session.send_request(
@@ -234,15 +257,20 @@ async def _decided(service: SendService, approval: ApprovalRecord, action: str, 
     return report(await service.reject(approval.id, by="elicitation", note=f"{status} by the user"), status)
 
 
-def _public_url(ctx: Ctx) -> str:
+def _base_url(ctx: Ctx) -> str | None:
     d = deps(ctx)
     base = d.settings.public_url or d.public_url
+    return base.rstrip("/") if base else None
+
+
+def _public_url(ctx: Ctx) -> str:
+    base = _base_url(ctx)
     if not base:
         raise ToolError(
             "cannot ask for approval: this client shows no approval dialog (elicitation) and the approval "
             "page has no address; set OUTPERFORM_PUBLIC_URL or OUTPERFORM_APPROVAL_MODE=host"
         )
-    return base.rstrip("/")
+    return base
 
 
 async def _page(ctx: Ctx, service: SendService, prepared: Prepared) -> SendResult:

@@ -37,6 +37,7 @@ class OutgoingMessage(BaseModel):
     name: str
     phone: str
     text: str = Field(description="Exact text sent (template rendered); empty when the body is unknown")
+    params: list[str] = Field([], description="Template parameters for this recipient, filled in")
     status: str | None = Field(None, description="prepared, approved, sending, sent, failed, unknown, …")
     send_id: int | None = None
     message_id: str | None = None
@@ -65,6 +66,8 @@ class SendResult(BaseModel):
     allowed_because: list[str] = []
     refusals: list[RefusalOut] = []
     messages: list[OutgoingMessage] = []
+    campaign_id: str | None = Field(None, description="The campaign this batch belongs to (get_campaign)")
+    reply_cursor: int | None = Field(None, description="Pass as since to wait_for_reply/list_inbound for replies")
 
 
 class SendLogEntry(BaseModel):
@@ -101,6 +104,7 @@ def messages_of_plan(prepared: Prepared) -> list[OutgoingMessage]:
             name=i.recipient.name,
             phone=i.recipient.phone,
             text=i.text,
+            params=list(i.params),
             repeat_of=i.repeat.send_id if i.repeat else None,
         )
         for i in prepared.plan.items
@@ -114,6 +118,7 @@ def messages_of_rows(rows: list[SendRecord]) -> list[OutgoingMessage]:
             name=r.name,
             phone=r.phone,
             text=r.text,
+            params=r.params,
             status=r.status,
             send_id=r.id,
             message_id=r.message_id,

@@ -13,6 +13,7 @@ from mcp.server.mcpserver import Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
+from ...guard.campaigns import tracking
 from ...guard.service import GuardError, Prepared, SendService
 from ...store.journal import ApprovalRecord, SendRecord
 from ...textsafe import trim
@@ -36,7 +37,23 @@ InstanceId = Annotated[
     str | None,
     Field(pattern=INSTANCE_PATTERN, description="Sending instance (default: configured)"),
 ]
-DryRun = Annotated[bool, Field(description="Return exactly what would be sent; send nothing, ask nobody")]
+DryRun = Annotated[bool, Field(description="Only preview; send nothing")]
+CampaignName = Annotated[
+    str | None,
+    Field(min_length=1, max_length=80, description="Campaign to join or start"),
+]
+Recipient = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]  # described once, on the list
+Param = str  # length and content are checked by the planner, with a clearer error
+
+
+async def tracked(ctx: Ctx, result: SendResult) -> SendResult:
+    """The result with its campaign and the inbox cursor to wait for replies from."""
+    if result.status == "dry_run":
+        return result
+    found = await tracking(service_of(ctx).store, result.approval_id)
+    result.campaign_id = found.campaign.id if found.campaign else None
+    result.reply_cursor = found.reply_cursor
+    return result
 
 
 # -- tools -----------------------------------------------------------------------------------
@@ -55,26 +72,32 @@ async def send_message(
 ) -> SendResult:
     """Send free text to one contact; only within 24 h of their last message, else use
     send_template. A human approves every send; status says what happened."""
-    return await finish(ctx, prepared, answer)
+    return await tracked(ctx, await finish(ctx, prepared, answer))
 
 
 @tool("messaging", title="Send WhatsApp template", read_only=False, destructive=True)
 async def send_template(
     ctx: Ctx,
-    tokens: Annotated[list[Token], Field(min_length=1, max_length=200, description="Recipient contact tokens")],
-    template: Annotated[str, Field(min_length=1, max_length=512, description="Approved template name")],
+    tokens: Annotated[list[Recipient], Field(min_length=1, max_length=200, description="Contact tokens")],
+    template: Annotated[str, Field(min_length=1, max_length=512, description="Template name")],
     params: Annotated[
-        list[Annotated[str, Field(max_length=1024)]], Field(max_length=20, description="Template parameters, in order")
+        list[Param],
+        Field(max_length=20, description="In order; {first_name}/{name} filled per contact"),
     ] = [],  # noqa: B006
+    per_recipient: Annotated[
+        dict[str, list[Param]] | None,
+        Field(description="Per token: own params"),
+    ] = None,
     instance_id: InstanceId = None,
     dry_run: DryRun = False,
+    campaign: CampaignName = None,
     *,
     prepared: Annotated[Prepared, Resolve(prepare_template)],
     answer: Annotated[ElicitationResult[Approve], Resolve(ask_template)],
 ) -> SendResult:
-    """Send an approved template to one or more contacts (works outside the 24-hour window).
-    A human approves the whole batch at once; status says what happened."""
-    return await finish(ctx, prepared, answer)
+    """Send a template (list_templates) to contacts, also outside the 24-hour window; one human
+    approval per batch, which is a campaign."""
+    return await tracked(ctx, await finish(ctx, prepared, answer))
 
 
 @tool("messaging", title="Commit a prepared send", read_only=False, destructive=True)
@@ -97,7 +120,7 @@ async def commit_send(
             )
     except GuardError as exc:
         raise ToolError(str(exc)) from None
-    return report(batch)
+    return await tracked(ctx, report(batch))
 
 
 @tool("messaging", title="List sends", read_only=True)
