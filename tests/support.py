@@ -20,7 +20,7 @@ from pydantic import SecretStr
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.runtime import open_deps
-from outperform_mcp.settings import ApiSettings, ServerSettings, Settings
+from outperform_mcp.settings import ApiSettings, GuardSettings, MirrorSettings, ServerSettings, Settings
 
 
 def api_settings(emulator: Any, data_dir: Path, **overrides: Any) -> ApiSettings:
@@ -45,11 +45,18 @@ async def server_for(
     *,
     selection: Selection | None = None,
     server_settings: ServerSettings | None = None,
+    guard: GuardSettings | None = None,
+    mirror: MirrorSettings | None = None,
     **api_overrides: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
     """An MCPServer over real Deps (API client on loopback HTTP, SQLite store in ``data_dir``)."""
-    settings = api_settings(emulator, data_dir, **api_overrides)
-    async with open_deps(Settings(api=settings, server=server_settings or ServerSettings())) as deps:
+    settings = Settings(
+        api=api_settings(emulator, data_dir, **api_overrides),
+        server=server_settings or ServerSettings(),
+        guard=guard or GuardSettings(),
+        mirror=mirror or MirrorSettings(),
+    )
+    async with open_deps(settings) as deps:
         yield build_server(deps, selection or Selection()), deps
 
 

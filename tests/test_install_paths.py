@@ -92,6 +92,8 @@ def json_configs() -> list[tuple[str, dict[str, Any]]]:
     """(root key, server entry) of every MCP client config in the README."""
     found = []
     for block in fenced("json"):
+        if '"mcpServers"' not in block and '"servers"' not in block:
+            continue  # an example of a tool's output, not a config
         config = json.loads(block)  # a snippet people paste must be valid JSON
         for root in ("mcpServers", "servers"):
             for entry in config.get(root, {}).values():

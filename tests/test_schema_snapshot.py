@@ -11,7 +11,7 @@ import pytest
 from mcp import Client
 
 from outperform_mcp.server import registry
-from outperform_mcp.server.app import build_server
+from outperform_mcp.server.app import Selection, build_server
 
 from .support import offline_deps
 
@@ -20,7 +20,8 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 
 
 async def surface(tmp_path: Path) -> list[dict[str, object]]:
-    async with offline_deps(tmp_path) as deps, Client(build_server(deps)) as client:
+    # Every toolset, the opt-in ones (insights, sql) included.
+    async with offline_deps(tmp_path) as deps, Client(build_server(deps, Selection(toolsets=("all",)))) as client:
         tools = (await client.list_tools()).tools
     return [
         {

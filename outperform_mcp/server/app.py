@@ -76,6 +76,8 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             hidden=hidden,
         )
         tools.append(built)
+    if any(t.toolset in ("insights", "sql") for t in surface.tools):
+        deps.mirror.start()  # in the background: start-up never waits for the API
     auth: dict[str, Any] = {}
     if deps.settings.mcp_token is not None:
         auth = {

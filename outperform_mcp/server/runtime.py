@@ -24,6 +24,7 @@ from ..api.client import OutPerformClient
 from ..guard.service import SendService
 from ..inbox import InboxChange, InboxService
 from ..inbox.webhook import webhook_routes
+from ..mirror.sync import Mirror
 from ..settings import Settings
 from ..store.db import Store
 from .deps import Deps
@@ -64,7 +65,18 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 opt_out=guard.opt_out,
             )
             push = HandshakeSubscriptions(bus)
-            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, push=push, settings=settings.server)
+            mirror = Mirror(api, store, settings.mirror)
+            mirror.attach(services)
+            deps = Deps(
+                api=api,
+                store=store,
+                guard=guard,
+                inbox=inbox,
+                bus=bus,
+                push=push,
+                settings=settings.server,
+                mirror=mirror,
+            )
             await services.start(push.run)
             await services.start(inbox.run)
             try:
