@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import server as sdk_server
 from mcp.server.mcpserver.tools import Tool
 
 from .. import __version__
@@ -37,6 +38,23 @@ class Selection:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     read_only: bool = False
+
+
+@contextmanager
+def _sdk_logging_left_alone() -> Iterator[None]:
+    """Construct MCPServer without its ``configure_logging``.
+
+    It imports rich whenever rich is installed (about 200 ms of start-up here) to build a handler
+    that ``logging.basicConfig`` then drops, because the CLI configured logging first; a host
+    embedding the server configures its own.
+    """
+    module = vars(sdk_server)
+    saved = module["configure_logging"]
+    module["configure_logging"] = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        module["configure_logging"] = saved
 
 
 def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Path | None = None) -> MCPServer:
@@ -88,17 +106,18 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
                 required_scopes=[SCOPE],
             ),
         }
-    server: MCPServer = MCPServer(
-        name="outperform",
-        title="OutPerform WhatsApp & CRM",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lifespan,
-        log_level="WARNING",
-        subscriptions=deps.bus,
-        tools=tools,
-        **auth,
-    )
+    with _sdk_logging_left_alone():
+        server: MCPServer = MCPServer(
+            name="outperform",
+            title="OutPerform WhatsApp & CRM",
+            instructions=INSTRUCTIONS,
+            version=__version__,
+            lifespan=lifespan,
+            log_level="WARNING",
+            subscriptions=deps.bus,
+            tools=tools,
+            **auth,
+        )
     for r in surface.resources:
         server.resource(r.uri, name=r.name, title=r.title, mime_type=r.mime_type)(bind_resource(r.fn, deps))
     if surface.resources:
