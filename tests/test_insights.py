@@ -13,6 +13,7 @@ import httpx
 import pytest
 from mcp import Client
 
+from outperform_mcp.api.errors import OutPerformError
 from outperform_mcp.server.app import Selection
 from outperform_mcp.settings import GuardSettings, MirrorSettings
 from outperform_mcp.store import mirror
@@ -379,3 +380,16 @@ async def test_search_contacts_by_label_is_complete_across_pages(
             page = await call(c, "search_contacts", {"label": "LEAD", "limit": 7, "page": page["next_page"]})
             got += [i["token"] for i in page["items"]]
     assert sorted(got) == sorted(expected)
+
+
+async def test_a_page_failing_in_a_first_pass_is_an_api_error_not_a_crash(emulator: Any, tmp_path: Path) -> None:
+    # Pages are fetched several at a time; a failing one must come out as the API error the
+    # background loop retries on, not as a task group's exception group that ends the server.
+    control(emulator, "POST", "faults", {"rules": [{"operation": "list_contacts", "kind": "503", "count": 50}]})
+    settings = MirrorSettings(sync_rate=0, sync_interval=0)
+    async with server_for(emulator, tmp_path, mirror=settings, retry_attempts=1) as (_, deps):
+        with pytest.raises(OutPerformError):
+            await deps.mirror.sync()
+        control(emulator, "POST", "faults", {"rules": []})
+        report = await deps.mirror.sync()  # resumes where it stopped
+    assert report.stored["contacts"] > 0

@@ -116,6 +116,9 @@ class Mirror:
             except OutPerformError as exc:
                 self.last_error = str(exc)
                 log.warning("mirror sync failed, retrying at the next interval: %s", exc)
+            except Exception as exc:  # a fault in the mirror must not stop the server it runs in
+                self.last_error = f"internal error: {type(exc).__name__}"
+                log.exception("mirror sync failed unexpectedly, retrying at the next interval")
             if not self.settings.sync_interval:
                 return
             await anyio.sleep(self.settings.sync_interval)
@@ -218,13 +221,19 @@ class Mirror:
         finished = False
         while not finished:
             batch: dict[int, Sequence[Any]] = {}
+            failed: list[OutPerformError] = []
 
-            async def fetch(p: int, into: dict[int, Sequence[Any]]) -> None:
-                into[p] = await self._fetch(kind, p, None)
+            async def fetch(p: int, into: dict[int, Sequence[Any]], errors: list[OutPerformError]) -> None:
+                try:
+                    into[p] = await self._fetch(kind, p, None)
+                except OutPerformError as exc:  # raised below as itself, not inside an exception group
+                    errors.append(exc)
 
             async with anyio.create_task_group() as tg:
                 for p in range(page, page + width):
-                    tg.start_soon(fetch, p, batch)
+                    tg.start_soon(fetch, p, batch, failed)
+            if failed:
+                raise failed[0]
             calls += width
             for p in range(page, page + width):
                 items = batch[p]
