@@ -221,7 +221,7 @@ async def segment(
         if kind == "campaign":
             assert campaign is not None
             page, freshness = await mirror.read(
-                lambda conn: _campaign_segment(conn, campaign, replied, label, now, cursor, limit)
+                lambda conn: _campaign_segment(conn, campaign, replied, label, mirror.clock(), cursor, limit)
             )
         else:
             page, freshness = await mirror.read(
@@ -249,7 +249,7 @@ async def segment(
 
 
 def _campaign_segment(
-    conn: Connection, key: str, replied: bool | None, label: str | None, now: int, cursor: str | None, limit: int
+    conn: Connection, key: str, replied: bool | None, label: str | None, now: float, cursor: str | None, limit: int
 ) -> mirror_queries.SegmentPage:
     """Recipients of one campaign a message reached (all, replied, or silent and not opted out)."""
     found = campaigns.mirror_view(conn, key, datetime.fromtimestamp(now, UTC))
@@ -265,7 +265,7 @@ def _campaign_segment(
     return mirror_queries.page_of(rows, cursor, limit)
 
 
-def _campaign_report(conn: Connection, start: int, end: int, now: int) -> mirror_queries.Table:
+def _campaign_report(conn: Connection, start: int, end: int, now: float) -> mirror_queries.Table:
     """Outcomes of the campaigns created in the range, from the same view get_campaign shows."""
     table = mirror_queries.Table(
         ["campaign", "recipients", "sent", "replied", "reply_rate", "median_first_reply_min", "opted_out"]
@@ -309,8 +309,7 @@ async def report(
     if group_by == "campaign":
         if label is not None or metrics:
             raise ToolError("group_by=campaign takes no label or metrics: its columns are fixed; drop them")
-        now = int(mirror.clock())
-        table, freshness = await mirror.read(lambda conn: _campaign_report(conn, lo, hi, now))
+        table, freshness = await mirror.read(lambda conn: _campaign_report(conn, lo, hi, mirror.clock()))
         rows = [[clean(c) if isinstance(c, str) else c for c in row] for row in table.rows]
         return ReportResult(columns=table.columns, rows=rows, range=span, **fresh(freshness))
     table, freshness = await mirror.read(
