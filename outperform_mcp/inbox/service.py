@@ -11,7 +11,9 @@ Contacts arrive as phone numbers; tokens are found lazily through the API by a b
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
@@ -41,6 +43,11 @@ log = logging.getLogger(__name__)
 # A phone the API could not match is asked about again only after this long.
 RESOLVE_COOLDOWN_S = 600.0
 PRUNE_EVERY_S = 3600.0
+# With a shared store a waiter also looks again this often: a process that stored an event and died
+# before telling the others must not leave a waiter hanging until its timeout.
+SHARED_RECHECK_S = 1.0
+NOTIFY_CHUNK = 50  # events per notification (PostgreSQL payloads stop at 8,000 bytes)
+CHANNEL = "inbox"
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class InboxService:
         self._resolve_recv: MemoryObjectReceiveStream[str]
         self._resolve_send, self._resolve_recv = anyio.create_memory_object_stream[str](1000)
         self._resolve_tried: dict[str, float] = {}
+        self.instance = secrets.token_hex(6)  # tells this process's own notifications apart
 
     def _key(self, phone: str) -> str:
         return phones.key(phone, self.country)
@@ -101,6 +109,8 @@ class InboxService:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._resolver)
             tg.start_soon(self._pruner)
+            if self.store.shared:
+                tg.start_soon(self._listen)
             await tg.start(self.intake.run)
             task_status.started()
 
@@ -118,6 +128,31 @@ class InboxService:
         await self.on_change(InboxChange(tuple(dict.fromkeys(s.token for s in fresh if s.token))))
         for phone in dict.fromkeys(s.phone for s in fresh if s.token is None):
             self._queue_resolve(phone)
+        if self.store.shared:
+            for start in range(0, len(fresh), NOTIFY_CHUNK):
+                chunk = fresh[start : start + NOTIFY_CHUNK]
+                payload = {
+                    "from": self.instance,
+                    "phones": list(dict.fromkeys(s.phone for s in chunk)),
+                    "tokens": list(dict.fromkeys(s.token for s in chunk if s.token)),
+                }
+                await self.store.notify(CHANNEL, json.dumps(payload))
+
+    async def _listen(self) -> None:
+        """Events another process stored: wake this process's waiters and listening clients too."""
+        async for payload in self.store.listen(CHANNEL):
+            try:
+                if payload is None:  # reconnected: anything may have arrived meanwhile
+                    self.waiters.wake_all()
+                    await self.on_change(InboxChange())
+                    continue
+                note = json.loads(payload)
+                if note.get("from") == self.instance:
+                    continue
+                self.waiters.wake(str(p) for p in note.get("phones", ()))
+                await self.on_change(InboxChange(tuple(str(t) for t in note.get("tokens", ()))))
+            except Exception:  # a malformed note must not stop listening
+                log.exception("handling an inbox notification from another process failed")
 
     # -- waiting -----------------------------------------------------------------------------
 
@@ -138,7 +173,7 @@ class InboxService:
                 left = deadline - anyio.current_time()
                 if left <= 0:
                     return []
-                with anyio.move_on_after(left):
+                with anyio.move_on_after(min(left, SHARED_RECHECK_S) if self.store.shared else left):
                     await arrived.wait()
 
     # -- contacts ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from typing import Any
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.request_state import RequestStateSecurity
 
 from .. import __version__
 from .arguments import CheckedTool
@@ -95,6 +96,10 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         log_level="WARNING",
         subscriptions=deps.bus,
         tools=tools,
+        # Replicas sharing a database share the key, so a retry may land on any of them.
+        request_state_security=RequestStateSecurity(keys=list(deps.request_state_keys))
+        if deps.request_state_keys
+        else None,
         **auth,
     )
     for r in surface.resources:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from functools import partial
 
 import anyio
+import anyio.abc
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
@@ -25,7 +26,9 @@ from ..guard.service import SendService
 from ..inbox import InboxChange, InboxService
 from ..inbox.webhook import webhook_routes
 from ..settings import Settings
-from ..store.db import Store
+from ..store import leases
+from ..store.db import Store, open_store
+from ..store.tokens import SharedTokens
 from .deps import Deps
 from .http import build_http_app
 from .inbox.resources import uris_of
@@ -42,14 +45,35 @@ def extra_routes(deps: Deps) -> list[BaseRoute]:
     return [route for provider in ROUTE_PROVIDERS for route in provider(deps)]
 
 
+async def _shared_process(
+    store: Store, api: OutPerformClient, guard: SendService, settings: Settings, services: anyio.abc.TaskGroup
+) -> tuple[bytes, ...]:
+    """On a shared store: this process's heartbeat, the shared API tokens, recovery as a job that
+    one process at a time runs; returns the request-state keys every process uses."""
+    replica = leases.Replica(store, ttl=settings.store.lease_seconds, replica_id=guard.boot_id)
+    await replica.beat()
+    owner = f"{settings.api.base_url}|{settings.api.client_id}"
+    api.tokens.share = SharedTokens(store, owner, replica.id)
+    services.start_soon(replica.heartbeat)
+    services.start_soon(partial(replica.job, "recovery", guard.recover, every=settings.store.lease_seconds / 2))
+    log.info("state in the shared database %s (process %s)", store.where, replica.id)
+    key = await store.run(lambda conn: leases.shared_key(conn, "request-state"))
+    return (key,)
+
+
 @asynccontextmanager
 async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
-    store = Store(settings.api.data_dir / "outperform.db")
+    store = open_store(settings.store.url, settings.api.data_dir, lock_timeout=settings.store.lock_timeout)
     try:
         async with OutPerformClient(settings.api) as api, anyio.create_task_group() as services:
             bus = InMemorySubscriptionBus()
             guard = SendService(api, store, settings.guard)
+            keys: tuple[bytes, ...] = ()
+            if store.shared:
+                keys = await _shared_process(store, api, guard, settings, services)
             await guard.start()
+            if settings.store.request_state_key is not None:
+                keys = (settings.store.request_state_key.get_secret_value().encode(),)
 
             async def publish(change: InboxChange) -> None:
                 for uri in uris_of(change):
@@ -64,13 +88,25 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 opt_out=guard.opt_out,
             )
             push = HandshakeSubscriptions(bus)
-            deps = Deps(api=api, store=store, guard=guard, inbox=inbox, bus=bus, push=push, settings=settings.server)
+            deps = Deps(
+                api=api,
+                store=store,
+                guard=guard,
+                inbox=inbox,
+                bus=bus,
+                push=push,
+                settings=settings.server,
+                request_state_keys=keys,
+            )
             await services.start(push.run)
             await services.start(inbox.run)
             try:
                 yield deps
             finally:
                 services.cancel_scope.cancel()
+                if store.shared:  # a clean stop leaves nothing for the others to recover
+                    with anyio.CancelScope(shield=True), suppress(Exception):
+                        await store.run(lambda conn: leases.release(conn, f"replica:{guard.boot_id}", guard.boot_id))
     finally:
         store.close()
 
