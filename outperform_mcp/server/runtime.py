@@ -8,6 +8,7 @@ loopback listener of their own (``OUTPERFORM_LISTEN_HOST``/``_PORT``).
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -144,7 +145,13 @@ def bound_port(server: uvicorn.Server) -> int:
     raise RuntimeError("server is not listening")
 
 
-async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> None:
+def check_store(settings: Settings) -> None:
+    """Open the configured store once and close it: ``StoreUnavailable`` says what is wrong."""
+    open_store(settings.store.url, settings.api.data_dir, lock_timeout=settings.store.lock_timeout).close()
+
+
+async def serve_http(server: MCPServer, deps: Deps, host: str, port: int, *, sock: socket.socket | None = None) -> None:
+    """Serve on ``host:port``, or on ``sock`` when one is given (workers share a bound socket)."""
     app = build_http_app(
         server,
         host=host,
@@ -156,12 +163,14 @@ async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> Non
         session_idle_timeout=deps.settings.session_idle_timeout,
     )
     deps.public_url = deps.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-    sock = listen(host, port)
-    log.info("serving MCP on http://%s:%s/mcp", host, port)
+    own = sock is None
+    sock = listen(host, port) if sock is None else sock
+    log.info("serving MCP on http://%s:%s/mcp (process %d)", host, port, os.getpid())
     try:
         await _uvicorn(app, host, port).serve(sockets=[sock])
     finally:
-        sock.close()
+        if own:
+            sock.close()
 
 
 async def serve_stdio(server: MCPServer, deps: Deps) -> None:

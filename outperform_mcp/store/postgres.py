@@ -109,8 +109,11 @@ class _Adapter:
 class PostgresStore(Store):
     shared = True
 
-    def __init__(self, url: str, *, lock_timeout: float = 10.0, pool_max: int = POOL_MAX) -> None:
+    def __init__(
+        self, url: str, *, lock_timeout: float = 10.0, pool_max: int = POOL_MAX, wait: float = CONNECT_TIMEOUT_S
+    ) -> None:
         self._url = url
+        self._wait = wait  # for a pooled connection, per attempt
         self.where = redact(url)
         self._lock_timeout_ms = int(lock_timeout * 1000)
         self.schema = prepare(url)
@@ -147,7 +150,7 @@ class PostgresStore(Store):
             attempt += 1
             committing = False
             try:
-                with self._pool.connection(timeout=CONNECT_TIMEOUT_S) as conn:
+                with self._pool.connection(timeout=self._wait) as conn:
                     if mode == "write":
                         conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':writes', 0))")
                     elif mode == "read":
