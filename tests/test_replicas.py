@@ -33,7 +33,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from outperform_mcp.sandbox import EmulatorServer, create_emulator
 
-from .inbox_harness import DANIEL_PHONE, SECRET, payload
+from .inbox_harness import DANIEL_PHONE, SECRET, eventually, payload
 from .pg import fresh_schema
 from .support import control, free_port, server_env
 
@@ -241,17 +241,13 @@ async def test_kill_9_mid_send_sends_nothing_twice_and_recovery_runs_once(cluste
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(doomed_commit)
-            with anyio.fail_after(10):
-                while [s for s, _ in _sending_rows(cluster.database_url, text)] != ["sending"]:
-                    await anyio.sleep(0.02)
+            await eventually(lambda: [s for s, _ in _sending_rows(cluster.database_url, text)] == ["sending"], 10)
             os.kill(replica_b.proc.pid, signal.SIGKILL)
             replica_b.proc.wait(timeout=10)
     finally:
         control(cluster.emulator, "DELETE", "faults")
     assert lost
-    with anyio.fail_after(LEASE_S * 5):
-        while [s for s, _ in _sending_rows(cluster.database_url, text)] != ["unknown"]:
-            await anyio.sleep(0.05)
+    await eventually(lambda: [s for s, _ in _sending_rows(cluster.database_url, text)] == ["unknown"], LEASE_S * 5)
     async with connect(replica_a) as a, connect(replica_c) as c:  # the others keep serving
         await tool(a, "list_labels", {})
         await tool(c, "list_labels", {})
@@ -261,3 +257,24 @@ async def test_kill_9_mid_send_sends_nothing_twice_and_recovery_runs_once(cluste
     assert any(item["status"] == "unknown" for item in history["items"])
     logs = [r.log.read_text() for r in (replica_a, replica_c)]
     assert sum(log.count("were being sent when the server stopped") for log in logs) == 1
+
+
+def test_a_handshake_era_session_lives_on_the_replica_that_made_it(cluster: Cluster) -> None:
+    """What a load balancer must do for handshake-era clients: send every request carrying an
+    Mcp-Session-Id to the replica that answered its initialize (sticky sessions); another replica
+    answers 404, which tells the client to start a new session."""
+    replica_a, replica_b = cluster.replicas[0], cluster.replicas[2]
+    headers = {**AUTH, "accept": "application/json, text/event-stream", "content-type": "application/json"}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
+    }
+    with httpx.Client(timeout=10) as http:
+        made = http.post(replica_a.url, json=init, headers=headers)
+        assert made.status_code == 200
+        session = {**headers, "mcp-session-id": made.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}
+        ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+        assert http.post(replica_a.url, json=ping, headers=session).status_code == 200
+        assert http.post(replica_b.url, json=ping, headers=session).status_code == 404
