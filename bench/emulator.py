@@ -79,9 +79,11 @@ class EmulatorProcess:
 
 
 @contextmanager
-def running_emulator() -> Iterator[EmulatorProcess]:
+def running_emulator(*, contacts: int | None = None, messages: int | None = None) -> Iterator[EmulatorProcess]:
+    """``contacts``/``messages`` seed a larger account (see ``create_emulator``)."""
+    size = [*(["--contacts", str(contacts)] if contacts else []), *(["--messages", str(messages)] if messages else [])]
     proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "emulator.py")],
+        [sys.executable, os.path.join(HERE, "emulator.py"), *size],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -103,10 +105,10 @@ def running_emulator() -> Iterator[EmulatorProcess]:
             proc.wait()
 
 
-async def _serve() -> None:
+async def _serve(contacts: int | None, messages: int | None) -> None:
     from outperform_mcp.sandbox.app import create_emulator
 
-    emulator = create_emulator()
+    emulator = create_emulator(seed_contacts=contacts or 300, seed_messages=messages)
     config = uvicorn.Config(
         emulator.app,
         host="127.0.0.1",
@@ -136,8 +138,11 @@ async def _serve() -> None:
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__).parse_args()
-    anyio.run(_serve)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--contacts", type=int, default=None, help="seed this many contacts (default 300)")
+    parser.add_argument("--messages", type=int, default=None, help="grow the seed to this many messages")
+    args = parser.parse_args()
+    anyio.run(_serve, args.contacts, args.messages)
 
 
 if __name__ == "__main__":

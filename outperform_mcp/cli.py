@@ -54,6 +54,8 @@ def parser() -> argparse.ArgumentParser:
     sb.add_argument("--host", default="127.0.0.1")
     sb.add_argument("--port", type=int, default=8900)
     sub.add_parser("check", help="verify the credentials and print the access token's expiry")
+    sy = sub.add_parser("sync", help="fill (or refresh) the local mirror now, with progress on stderr; resumable")
+    sy.add_argument("--full", action="store_true", help="forget the mirror and read the whole account again")
     return p
 
 
@@ -68,7 +70,41 @@ async def _check(api_settings: ApiSettings) -> None:
         print(f"access token valid until {expiry.isoformat() if expiry else 'unknown'}")
 
 
+async def _sync(settings: Settings, full: bool) -> None:
+    from .api.client import OutPerformClient
+    from .mirror.sync import Mirror
+    from .store.db import SqliteStore
+
+    if settings.store.url is not None:
+        raise SettingsProblem(
+            "the local mirror is not on PostgreSQL yet: run sync without OUTPERFORM_DATABASE_URL "
+            "(the insights and sql toolsets are off with a shared database)"
+        )
+    tty = sys.stderr.isatty()
+
+    async def progress(kind: str, pages: int, stored: int) -> None:
+        line = f"sync {kind}: page {pages}, {stored:,} stored"
+        print(f"\r{line:<60}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    store = SqliteStore(settings.api.data_dir / "outperform.db")
+    try:
+        if full:  # contacts are refreshed newest first, so an edited older contact needs this
+            from .store import mirror
+
+            store.call(mirror.reset)
+        async with OutPerformClient(settings.api) as api:
+            report = await Mirror(api, store, settings.mirror).sync(progress=progress)
+    finally:
+        store.close()
+    if tty:
+        print(file=sys.stderr)
+    calls = sum(report.calls.values())
+    stored = ", ".join(f"{kind} {n:,}" for kind, n in report.stored.items())
+    print(f"mirror synced in {report.seconds:.1f} s with {calls} API calls: {stored}", file=sys.stderr)
+
+
 async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket | None = None) -> None:
+
     from .server.app import Selection, build_server
     from .server.http import is_loopback
     from .server.runtime import open_deps, serve_http, serve_stdio
@@ -162,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _target(settings, args.sandbox) as target:
             if args.command == "check":
                 anyio.run(_check, target.api)
+            elif args.command == "sync":
+                anyio.run(_sync, target, args.full)
             else:
                 anyio.run(_serve, args, target)
         return 0

@@ -41,6 +41,7 @@ def sandbox_settings(settings: Settings, *, host: str = "127.0.0.1", port: int =
         # an earlier sandbox run would not match it. OUTPERFORM_DATA_DIR keeps one on purpose.
         if api.data_dir != default_data_dir():  # OUTPERFORM_DATA_DIR was set
             data_dir = api.data_dir / "sandbox"
+            forget_mirror(data_dir)
         else:
             data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="outperform-sandbox-")))
         log.info("sandbox data folder: %s", data_dir)
@@ -57,6 +58,22 @@ def sandbox_settings(settings: Settings, *, host: str = "127.0.0.1", port: int =
         if guard.templates_file is None:  # send previews render the emulator's own template bodies
             guard = guard.model_copy(update={"templates_file": TEMPLATES_PATH})
         yield settings.model_copy(update={"api": sandboxed, "guard": guard})
+
+
+def forget_mirror(data_dir: Path) -> None:
+    """The emulator is seeded afresh on every run (its clock moves on), so a mirror kept in a
+    sandbox data folder from an earlier run would hold the same messages at other times: start it
+    empty (the journal and inbox stay, as that folder is kept on purpose)."""
+    from .store import mirror
+    from .store.db import SqliteStore
+
+    if not (data_dir / "outperform.db").exists():
+        return
+    store = SqliteStore(data_dir / "outperform.db")
+    try:
+        store.call(mirror.reset)
+    finally:
+        store.close()
 
 
 def run_emulator(settings: Settings, host: str, port: int) -> int:

@@ -106,7 +106,7 @@ class ServerSettings(BaseModel):
     session_idle_timeout: float = Field(
         600.0, gt=0, le=86_400, description="HTTP, handshake era: seconds an idle session is kept"
     )
-    toolsets: CsvList = Field(default=(), description="Toolsets to enable (default: all)")
+    toolsets: CsvList = Field(default=(), description="Toolsets to enable (default: all but insights, sql; 'all')")
     read_only: bool = Field(False, description="Hide every tool that changes anything")
     listen_host: str = Field("127.0.0.1", description="stdio mode: host of the side listener (approval page, webhook)")
     listen_port: int = Field(0, ge=0, le=65535, description="stdio mode: its port (0 picks a free one)")
@@ -292,6 +292,21 @@ class StoreSettings(BaseModel):
         return self.database_url.get_secret_value() if self.database_url else None
 
 
+class MirrorSettings(BaseModel):
+    """The local mirror's sync (insights and sql toolsets)."""
+
+    model_config = _FROZEN
+
+    sync_interval: float = Field(900.0, ge=0, description="Seconds between background refreshes (0 = only on demand)")
+    sync_page_size: int = Field(100, ge=1, le=1000, description="Records per API page while syncing")
+    sync_concurrency: int = Field(4, ge=1, le=32, description="API pages fetched at once while syncing")
+    sync_rate: float = Field(10.0, ge=0, description="Most API requests per second while syncing (0 = no limit)")
+    sync_overlap: float = Field(
+        7200.0, ge=0, description="Seconds a refresh re-reads before the last one started (late or shifted records)"
+    )
+    refresh_max_seconds: float = Field(20.0, gt=0, description="Longest a tool waits for an on-demand refresh")
+
+
 class Settings(BaseModel):
     """The whole configuration of one run."""
 
@@ -302,6 +317,7 @@ class Settings(BaseModel):
     guard: GuardSettings = Field(default_factory=GuardSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
+    mirror: MirrorSettings = Field(default_factory=MirrorSettings)
 
 
 SECTIONS: dict[str, type[BaseModel]] = {
@@ -310,6 +326,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "guard": GuardSettings,
     "inbox": InboxSettings,
     "store": StoreSettings,
+    "mirror": MirrorSettings,
 }
 
 M = TypeVar("M", bound=BaseModel)

@@ -7,6 +7,7 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import uvicorn
 from mcp.client.session import ClientRequestContext
 from mcp.server.mcpserver import MCPServer
 
+from outperform_mcp.guard.model import now_utc
 from outperform_mcp.guard.service import SendService
 from outperform_mcp.sandbox.templates import TEMPLATES_PATH
 from outperform_mcp.server.app import build_server
@@ -25,7 +27,7 @@ from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
 from outperform_mcp.settings import GuardSettings, ServerSettings, Settings, StoreSettings
 
-from .support import api_settings, control, free_port
+from .support import Clock, api_settings, control, free_port
 
 MODES = ["auto", "legacy"]  # 2026-07-28 (input-required retries) and the handshake era
 
@@ -44,12 +46,13 @@ async def guarded(
     data_dir: Path,
     *,
     server_settings: ServerSettings | None = None,
+    clock: Callable[[], datetime] = now_utc,
     api: dict[str, Any] | None = None,
     database_url: str | None = None,
     **guard: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
-    """An MCPServer over real Deps whose send service uses ``guard`` settings (``api``: API setting overrides;
-    ``database_url``: state on PostgreSQL instead of SQLite in ``data_dir``)."""
+    """An MCPServer over real Deps whose send service uses ``guard`` settings and ``clock``
+    (``api``: API setting overrides; ``database_url``: state on PostgreSQL instead of SQLite in ``data_dir``)."""
     reset(emulator)
     settings = Settings(
         api=api_settings(emulator, data_dir, **(api or {})),
@@ -58,7 +61,7 @@ async def guarded(
     )
     async with open_deps(settings) as deps:
         assert deps.api is not None
-        deps.guard = SendService(deps.api, deps.store, guard_settings(**guard))
+        deps.guard = SendService(deps.api, deps.store, guard_settings(**guard), clock=clock)
         await deps.guard.start()
         yield build_server(deps), deps
 
@@ -101,18 +104,33 @@ def people(emulator: Any) -> People:
 
 
 class Human:
-    """Plays the person answering elicitation dialogs; remembers what they were shown."""
+    """Plays the person answering elicitation dialogs; remembers what they were shown.
 
-    def __init__(self, action: str = "accept", *, send: bool = True, delay: float = 0.0) -> None:
+    ``never_answers``: the dialog stays open until the client goes away. ``thinks``: seconds the
+    answer takes, spent on the server's injected ``clock`` (see ``guarded``), not waited for.
+    """
+
+    def __init__(
+        self,
+        action: str = "accept",
+        *,
+        send: bool = True,
+        never_answers: bool = False,
+        thinks: tuple[Clock, float] | None = None,
+    ) -> None:
         self.action = action
         self.send = send
-        self.delay = delay
+        self.never_answers = never_answers
+        self.thinks = thinks
         self.shown: list[str] = []
 
     async def __call__(self, context: ClientRequestContext, params: types.ElicitRequestParams) -> types.ElicitResult:
         self.shown.append(getattr(params, "message", ""))
-        if self.delay:
-            await anyio.sleep(self.delay)
+        if self.never_answers:
+            await anyio.sleep_forever()
+        if self.thinks is not None:
+            clock, seconds = self.thinks
+            clock.advance(seconds)
         if self.action == "accept":
             return types.ElicitResult(action="accept", content={"send": self.send})
         return types.ElicitResult(action=self.action)

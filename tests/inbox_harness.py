@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +22,9 @@ from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import bound_port, extra_routes, open_deps
 from outperform_mcp.settings import InboxSettings, Settings
 
-from .support import api_settings, call
+from .support import api_settings, call, eventually
+
+__all__ = ["eventually"]  # re-exported: inbox tests import it from here
 
 SECRET = "test-webhook-secret-0123456789"
 DANIEL_PHONE = "60129928376"
@@ -64,13 +66,6 @@ async def inbox_server(
                 yield Running(server, deps, f"http://127.0.0.1:{bound_port(web)}")
             finally:
                 web.should_exit = True
-
-
-async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> None:
-    """Wait until ``condition()`` is truthy (for state that offers no event to wait on)."""
-    with anyio.fail_after(seconds):
-        while not condition():  # noqa: ASYNC110 - polling state owned by other code
-            await anyio.sleep(0.02)
 
 
 async def point_emulator(emulator: Any, running: Running) -> None:

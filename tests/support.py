@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
@@ -17,7 +20,7 @@ from pydantic import SecretStr
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.runtime import open_deps
-from outperform_mcp.settings import ApiSettings, ServerSettings, Settings
+from outperform_mcp.settings import ApiSettings, GuardSettings, MirrorSettings, ServerSettings, Settings
 
 
 def api_settings(emulator: Any, data_dir: Path, **overrides: Any) -> ApiSettings:
@@ -42,11 +45,18 @@ async def server_for(
     *,
     selection: Selection | None = None,
     server_settings: ServerSettings | None = None,
+    guard: GuardSettings | None = None,
+    mirror: MirrorSettings | None = None,
     **api_overrides: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
     """An MCPServer over real Deps (API client on loopback HTTP, SQLite store in ``data_dir``)."""
-    settings = api_settings(emulator, data_dir, **api_overrides)
-    async with open_deps(Settings(api=settings, server=server_settings or ServerSettings())) as deps:
+    settings = Settings(
+        api=api_settings(emulator, data_dir, **api_overrides),
+        server=server_settings or ServerSettings(),
+        guard=guard or GuardSettings(),
+        mirror=mirror or MirrorSettings(),
+    )
+    async with open_deps(settings) as deps:
         yield build_server(deps, selection or Selection()), deps
 
 
@@ -107,3 +117,36 @@ async def error_text(client: Client, name: str, args: dict[str, Any]) -> str:
     result = await client.call_tool(name, args)
     assert result.is_error is True, result.structured_content
     return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+async def eventually(condition: Callable[[], object], seconds: float = 5.0) -> None:
+    """Wait until ``condition()`` is truthy (for state that offers no event to wait on)."""
+    with anyio.fail_after(seconds):
+        while not condition():  # noqa: ASYNC110 - polling state owned by other code
+            await anyio.sleep(0.01)
+
+
+class Clock:
+    """A wall clock that moves only when told (for SendService): expiry tests never wait for real."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class Monotonic:
+    """A monotonic clock that moves only when told (for TokenManager)."""
+
+    def __init__(self) -> None:
+        self.now = time.monotonic()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import time
+import traceback
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from outperform_mcp.api.client import OutPerformClient
 from outperform_mcp.api.models import NewContact
 from outperform_mcp.settings import ApiSettings
 
-from .support import api_settings, control
+from .support import Monotonic, api_settings, control
 
 pytestmark = pytest.mark.anyio
 
@@ -162,7 +162,9 @@ async def test_expired_token_mid_run_refreshes_once(settings: ApiSettings, emula
 
 
 async def test_rotation_old_refresh_token_dies(settings: ApiSettings, emulator: Any) -> None:
-    async with httpx.AsyncClient() as raw:
+    """Each refresh rotates the refresh token and kills the old one, so the client must keep the
+    newest: refreshing twice in a row never falls back to logging in again."""
+    async with httpx.AsyncClient() as raw:  # the emulator rotates like the API
         base = emulator.base_url
         login = (
             await raw.get(
@@ -180,6 +182,19 @@ async def test_rotation_old_refresh_token_dies(settings: ApiSettings, emulator: 
         )
         assert again.status_code == 401
 
+    async with OutPerformClient(settings) as api:
+        await api.list_labels()
+        control(emulator, "POST", "stats/reset")
+        refresh_tokens = set()
+        for _ in range(3):
+            control(emulator, "POST", "expire_tokens")
+            await api.list_labels()
+            refresh_tokens.add(api.tokens.secrets()[-1])
+    counts = stats(emulator)
+    assert counts.get("oauth_login", 0) == 0  # every refresh used the live (newest) refresh token
+    assert counts["oauth_access"] == 3
+    assert len(refresh_tokens) == 3
+
 
 async def test_revoked_refresh_token_logs_in_again(settings: ApiSettings, emulator: Any) -> None:
     async with OutPerformClient(settings) as api:
@@ -192,16 +207,20 @@ async def test_revoked_refresh_token_logs_in_again(settings: ApiSettings, emulat
 
 
 async def test_refresh_ahead_of_expiry(settings: ApiSettings, emulator: Any) -> None:
-    control(emulator, "POST", "config", {"token_lifetime": 2})
-    async with OutPerformClient(settings) as api:
+    control(emulator, "POST", "config", {"token_lifetime": 100})
+    clock = Monotonic()
+    async with OutPerformClient(settings, clock=clock) as api:
         await api.list_labels()
-        await anyio.sleep(1.7)  # past the refresh point (lifetime - lifetime/5), before expiry
         control(emulator, "POST", "stats/reset")
+        clock.advance(79)  # before the refresh point (lifetime - lifetime/5): the token is reused
+        await api.list_labels()
+        assert stats(emulator).get("oauth_access", 0) == 0
+        clock.advance(2)  # past the refresh point, well before the API would refuse the token
         await api.list_labels()
         counts = stats(emulator)
         # Refreshed before the call, so the API never refused a token.
         assert counts.get("oauth_access") == 1
-        assert counts.get("list_labels") == 1
+        assert counts.get("list_labels") == 2
 
 
 async def test_200_concurrent_calls_at_expiry_one_refresh(settings: ApiSettings, emulator: Any) -> None:
@@ -236,28 +255,45 @@ async def test_persisted_refresh_token_survives_restart(settings: ApiSettings, e
     assert stats(emulator).get("oauth_login", 0) == 0
 
 
+class Backoff:
+    """Records the waits between read attempts instead of sleeping through them."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
 @pytest.mark.parametrize("kind", ["429", "500", "503", "malformed", "drop"])
 async def test_reads_retry_transient_faults(settings: ApiSettings, emulator: Any, kind: str) -> None:
-    async with OutPerformClient(settings) as api:
+    backoff = Backoff()
+    async with OutPerformClient(settings, sleep=backoff) as api:
         await api.list_labels()
-        fault(emulator, "list_labels", kind, count=2, retry_after=0.2)
+        fault(emulator, "list_labels", kind, count=2, retry_after=2.5)
         control(emulator, "POST", "stats/reset")
-        started = time.monotonic()
         labels = await api.list_labels()
         assert labels
         assert stats(emulator)["list_labels"] == 3
-        if kind == "429":
-            assert time.monotonic() - started >= 0.4  # Retry-After honoured twice
+    assert len(backoff.waits) == 2
+    assert all(0 < wait <= settings.retry_max_seconds for wait in backoff.waits)
+    if kind == "429":
+        assert backoff.waits == [2.5, 2.5]  # Retry-After honoured (above the backoff's own wait)
+    else:
+        assert max(backoff.waits) < 2.5
 
 
 async def test_reads_give_up_with_a_typed_error(settings: ApiSettings, emulator: Any) -> None:
-    async with OutPerformClient(settings) as api:
+    backoff = Backoff()
+    async with OutPerformClient(settings, sleep=backoff) as api:
         await api.list_labels()
         fault(emulator, "list_labels", "503", count=20)
+        control(emulator, "POST", "stats/reset")
         with pytest.raises(errors.UpstreamUnavailable) as info:
             await api.list_labels()
         assert "try again" in str(info.value)
-        assert stats(emulator)["list_labels"] <= 1 + settings.retry_attempts
+        assert stats(emulator)["list_labels"] == settings.retry_attempts
+    assert len(backoff.waits) == settings.retry_attempts - 1
 
 
 async def test_send_dropped_after_write_is_unknown_and_not_repeated(settings: ApiSettings, emulator: Any) -> None:
@@ -294,12 +330,51 @@ async def test_send_with_stale_token_is_replayed_once_safely(settings: ApiSettin
     assert len(sent) == 1
 
 
-async def test_no_secret_in_repr_or_errors(settings: ApiSettings, emulator: Any) -> None:
+def shown(exc: BaseException) -> str:
+    """Everything an error can put in front of someone: its text, args and whole traceback chain."""
+    return "".join(traceback.format_exception(exc)) + repr(exc) + repr(exc.args)
+
+
+@pytest.mark.parametrize(
+    ("operation", "kind"),
+    [("oauth_login", "500"), ("oauth_login", "drop"), ("oauth_access", "malformed"), ("list_labels", "503")],
+)
+async def test_no_secret_in_repr_or_errors(settings: ApiSettings, emulator: Any, operation: str, kind: str) -> None:
+    """Each failing step of the token dance (the client secret and the refresh token travel in query
+    strings) ends in an error that names no secret, neither in its text nor in its chained causes."""
+    async with OutPerformClient(settings.model_copy(update={"retry_attempts": 1})) as api:
+        await api.list_labels()
+        held = set(api.tokens.secrets())
+        assert len(held) == 3  # client secret, access token, refresh token
+        control(emulator, "POST", "expire_tokens")
+        if operation == "oauth_login":
+            control(emulator, "POST", "revoke_refresh_tokens")
+        fault(emulator, operation, kind)
+        with pytest.raises(errors.OutPerformError) as info:
+            await api.list_labels()
+        held |= set(api.tokens.secrets())
+        text = repr(api.tokens) + repr(settings) + shown(info.value)
+    assert operation.removeprefix("list_") in str(info.value)  # the error still says which step failed
+    for secret in held:
+        assert secret not in text
+
+
+async def test_wrong_secret_is_not_echoed(settings: ApiSettings) -> None:
+    wrong = settings.model_copy(update={"client_secret": SecretStr("wrong-secret-0123456789")})
+    async with OutPerformClient(wrong) as api:
+        with pytest.raises(errors.OutPerformError) as info:
+            await api.list_labels()
+    assert "wrong-secret-0123456789" not in shown(info.value)
+
+
+async def test_error_text_is_scrubbed_of_held_secrets(settings: ApiSettings) -> None:
+    """An API that echoes a token back in its error text does not get it into ours."""
     async with OutPerformClient(settings) as api:
         await api.list_labels()
-        text = repr(api.tokens) + repr(settings)
         for secret in api.tokens.secrets():
-            assert secret not in text
+            scrubbed = api._scrub(errors.BadRequest(f"list_labels: token {secret} is not valid"))
+            assert secret not in shown(scrubbed)
+            assert "***" in str(scrubbed)
 
 
 async def test_secrets_never_reach_the_logs(

@@ -19,6 +19,7 @@ from outperform_mcp.sandbox import (
     load_templates,
 )
 from tests.conftest import WebhookReceiver, fetch_access_token
+from tests.support import Monotonic
 
 pytestmark = pytest.mark.anyio
 
@@ -116,17 +117,21 @@ def test_access_token_errors(emulator: EmulatorServer) -> None:
         assert error_of(client.get("/contacts", headers=headers), 403) == "invalid access token"
 
 
-def test_access_token_expires_after_its_lifetime(emulator: EmulatorServer) -> None:
-    assert control(emulator, "POST", "config", {"token_lifetime": 1})["token_lifetime"] == 1
+def test_access_token_expires_after_its_lifetime(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = Monotonic()
+    monkeypatch.setattr(emulator.emulator.state.tokens, "clock", clock)
+    assert control(emulator, "POST", "config", {"token_lifetime": 60})["token_lifetime"] == 60
     with httpx.Client(base_url=emulator.base_url) as client:
         login = client.get("/oauth_login", params={"client_id": emulator.client_id, "client_secret": "sandbox-secret"})
         grant = client.get(
             "/oauth_access", params={"refresh_token": login.json()["refresh_token"], "client_id": emulator.client_id}
         ).json()
-        assert grant["expires_in"] == 1
+        assert grant["expires_in"] == 60
         headers = {"Authorization": f"Bearer {grant['access_token']}"}
         assert client.get("/labels", headers=headers).status_code == 200
-        time.sleep(1.05)
+        clock.advance(59)
+        assert client.get("/labels", headers=headers).status_code == 200
+        clock.advance(1)
         assert error_of(client.get("/labels", headers=headers), 403) == "invalid access token"
 
 

@@ -11,7 +11,7 @@ import pytest
 from mcp import Client, MCPError
 
 from .guard_harness import MODES, Human, guarded, people, sent
-from .support import call, error_text
+from .support import Clock, call, error_text
 
 pytestmark = pytest.mark.anyio
 
@@ -55,7 +55,7 @@ async def test_no_yes_sends_nothing_and_says_so(
 async def test_no_answer_in_time_handshake_era(emulator: Any, tmp_path: Path) -> None:
     """Handshake era: the elicitation request itself times out."""
     p = people(emulator)
-    slow = Human("accept", delay=1.5)
+    slow = Human("accept", never_answers=True)
     async with (
         guarded(emulator, tmp_path, elicitation_timeout=0.3) as (server, _),
         Client(server, mode="legacy", elicitation_callback=slow) as c,
@@ -72,9 +72,10 @@ async def test_no_answer_in_time_modern_era(emulator: Any, tmp_path: Path) -> No
     """2026-07-28: the client answers by retrying; an answer that comes after the approval
     expired finds it expired and sends nothing, even though the human said yes."""
     p = people(emulator)
-    late = Human("accept", delay=1.3)
+    clock = Clock()
+    late = Human("accept", thinks=(clock, 61))
     async with (
-        guarded(emulator, tmp_path, approval_ttl=1) as (server, _),
+        guarded(emulator, tmp_path, approval_ttl=60, clock=clock) as (server, _),
         Client(server, mode="auto", elicitation_callback=late) as c,
     ):
         out = await call(c, "send_message", {"token": p.daniel, "text": "Hello"})

@@ -19,7 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from outperform_mcp.settings import ServerSettings
 
 from .guard_harness import MODES, guarded, http_app, people, sent
-from .support import call, error_text
+from .support import Clock, call, error_text
 
 pytestmark = pytest.mark.anyio
 
@@ -85,9 +85,13 @@ async def test_commit_is_bound_to_the_client_that_asked(emulator: Any, tmp_path:
 
 async def test_expired_approval_cannot_be_committed(emulator: Any, tmp_path: Path) -> None:
     p = people(emulator)
-    async with guarded(emulator, tmp_path, approval_mode="host", approval_ttl=1) as (server, _), Client(server) as c:
+    clock = Clock()
+    async with (
+        guarded(emulator, tmp_path, approval_mode="host", approval_ttl=60, clock=clock) as (server, _),
+        Client(server) as c,
+    ):
         prepared = await call(c, "send_message", {"token": p.daniel, "text": "Hi"})
-        await anyio.sleep(1.1)
+        clock.advance(61)
         out = await call(
             c, "commit_send", {"approval_id": prepared["approval_id"], "commit_code": prepared["commit_code"]}
         )

@@ -17,7 +17,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.session import ClientRequestContext, ClientSession
 
 from .guard_harness import BROWSER, MODES, decide, guarded, http_app, open_page, people, sent
-from .support import call
+from .support import Clock, call
 
 pytestmark = pytest.mark.anyio
 
@@ -100,15 +100,16 @@ async def test_forged_and_tampered_decisions_send_nothing(emulator: Any, tmp_pat
 
 async def test_expired_link_is_dead(emulator: Any, tmp_path: Path) -> None:
     p = people(emulator)
+    clock = Clock()
     async with (
-        guarded(emulator, tmp_path, approval_ttl=1) as (server, deps),
+        guarded(emulator, tmp_path, approval_ttl=60, clock=clock) as (server, deps),
         http_app(server, deps),
         Client(server) as c,
     ):
         out = await call(c, "send_message", {"token": p.daniel, "text": "Hello"})
         _, token = await open_page(out["approval_url"])
         assert token is not None
-        await anyio.sleep(1.1)
+        clock.advance(61)
         assert (await open_page(out["approval_url"]))[0].status_code == 410
         assert (await decide(out["approval_url"], "approve", token)).status_code == 410
         status = await call(c, "list_sends", {"approval_id": out["approval_id"]})
@@ -153,8 +154,7 @@ async def test_url_elicitation_handshake_era_reports_the_outcome(emulator: Any, 
         assert isinstance(params, types.ElicitRequestURLParams)
         opened.append(params.url)
 
-        async def approve_soon() -> None:
-            await anyio.sleep(0.2)
+        async def approve_soon() -> None:  # after the callback returns: the tool is already waiting
             _, token = await open_page(params.url)
             assert token is not None
             await decide(params.url, "approve", token)

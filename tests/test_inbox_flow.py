@@ -60,9 +60,11 @@ async def test_a_reply_reaches_the_waiting_agent_the_listener_and_opens_the_wind
             answer.update(await call(agent, "wait_for_reply", {"token": token, "seconds": 20}))
 
         uris = [INBOX_URI, contact_uri(token)]
+        inbox = running.deps.inbox
+        assert inbox is not None
         async with listener.listen(resource_subscriptions=uris) as stream, anyio.create_task_group() as tg:
             tg.start_soon(wait)
-            await anyio.sleep(0.3)  # the agent is waiting before the customer writes
+            await eventually(lambda: len(inbox.waiters))  # the agent waits before the customer writes
             delivery = await inbound(emulator, prospect_token=token, text="Yes, please send the invoice again")
             with anyio.fail_after(5):
                 async for event in stream:
@@ -86,37 +88,44 @@ async def test_a_reply_reaches_the_waiting_agent_the_listener_and_opens_the_wind
         assert state.opted_out_at is None
 
 
-async def test_handshake_era_clients_get_resource_updates_after_subscribing(emulator: Any, running: Running) -> None:
+@pytest.mark.parametrize("over", ["in-process", "http"])  # a stdio-like session; stateful HTTP
+async def test_handshake_era_clients_get_resource_updates_after_subscribing(
+    emulator: Any, running: Running, over: str
+) -> None:
     got: list[str] = []
 
     async def on_message(message: object) -> None:
         if isinstance(message, types.ResourceUpdatedNotification):
             got.append(message.params.uri)
 
-    for target in (running.server, running.mcp_url):  # in-process stdio-like session, stateful HTTP
-        got.clear()
-        async with Client(target, mode="legacy", message_handler=on_message) as client:
-            caps = client.server_capabilities.resources
-            assert caps is not None
-            assert caps.subscribe is True
-            token = await token_of(client, "Daniel Lee")
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                await client.subscribe_resource(contact_uri(token))
-            await inbound(emulator, prospect_token=token, text=f"hello from {type(target).__name__}")
-            uri = contact_uri(token)
-            await eventually(lambda: uri in got)  # noqa: B023 - awaited within this iteration
-            assert INBOX_URI not in got  # only what was subscribed
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                await client.unsubscribe_resource(contact_uri(token))
-            got.clear()
-            await inbound(emulator, prospect_token=token, text="after unsubscribing")
-            await anyio.sleep(0.3)
-            assert got == []
     assert running.deps.inbox is not None
     push = running.deps.push
-    await eventually(lambda: not push.subscribers(contact_uri(token)))  # closed connections are forgotten
+    target = running.server if over == "in-process" else running.mcp_url
+    async with Client(target, mode="legacy", message_handler=on_message) as client:
+        caps = client.server_capabilities.resources
+        assert caps is not None
+        assert caps.subscribe is True
+        token = await token_of(client, "Daniel Lee")
+        aisha = await token_of(client, "Aisha Rahman")
+        uri, sentinel = contact_uri(token), contact_uri(aisha)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            await client.subscribe_resource(uri)
+        await inbound(emulator, prospect_token=token, text=f"hello over {over}")
+        await eventually(lambda: uri in got)
+        # Updates go out in order (the inbox's before the contact's), so a wrong one is here by now.
+        assert got == [uri]  # only what was subscribed
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            await client.unsubscribe_resource(uri)
+            await client.subscribe_resource(sentinel)  # held until the connection closes
+        got.clear()
+        await inbound(emulator, prospect_token=token, text="after unsubscribing")
+        await inbound(emulator, prospect_token=aisha, text="sentinel")
+        await eventually(lambda: sentinel in got)
+        assert got == [sentinel]  # nothing for Daniel arrived ahead of it
+        assert push.subscribers(sentinel) == 1
+    await eventually(lambda: not push.subscribers(sentinel))  # closed connections are forgotten
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
@@ -134,8 +143,7 @@ async def test_waiting_times_out_is_cancellable_and_holds_no_connection(running:
         with anyio.CancelScope() as scope:
 
             async def cancel_later() -> None:
-                await anyio.sleep(0.3)
-                assert inbox.waiters  # the call is waiting...
+                await eventually(lambda: len(inbox.waiters))  # the call is waiting...
                 stored = await http.post(running.webhook, json=payload("someone else", phone="60100000001"))
                 assert stored.status_code == 200  # ...without holding the store
                 scope.cancel()
@@ -153,15 +161,26 @@ async def test_since_returns_unread_messages_already_received(running: Running) 
         before = await call(client, "list_inbound", {"unread_only": False})
         await http.post(running.webhook, json=payload("arrived before the wait", name="Daniel Lee"))
         await http.post(running.webhook, json=payload("from another contact", phone="60100000002"))
-        fresh_only = await call(client, "wait_for_reply", {"token": token, "seconds": 1})
-        assert fresh_only["replied"] is False  # default: only messages after the call started
-        got = await call(client, "wait_for_reply", {"token": token, "seconds": 5, "since": before["next_cursor"]})
+        out: dict[str, dict[str, Any]] = {}
+
+        async def fresh_only() -> None:  # default: only messages after the call started
+            out["fresh"] = await call(client, "wait_for_reply", {"token": token, "seconds": 1})
+
+        async def since_cursor() -> None:  # overlaps the 1 s wait above rather than following it
+            since = before["next_cursor"]
+            out["got"] = await call(client, "wait_for_reply", {"token": token, "seconds": 5, "since": since})
+            await call(client, "mark_handled", {"ids": [out["got"]["messages"][0]["id"]]})
+            out["again"] = await call(client, "wait_for_reply", {"token": token, "seconds": 1, "since": since})
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fresh_only)
+            tg.start_soon(since_cursor)
+        assert out["fresh"]["replied"] is False
+        got = out["got"]
         assert got["replied"] is True
         assert got["waited_seconds"] < 1
         assert [m["text"] for m in got["messages"]] == ["arrived before the wait"]
-        await call(client, "mark_handled", {"ids": [got["messages"][0]["id"]]})
-        again = await call(client, "wait_for_reply", {"token": token, "seconds": 1, "since": before["next_cursor"]})
-        assert again["replied"] is False  # handled messages no longer count
+        assert out["again"]["replied"] is False  # handled messages no longer count
 
 
 async def test_prompt_injection_stays_data(emulator: Any, running: Running) -> None:

@@ -18,9 +18,10 @@ ALLOWED: dict[str, set[str]] = {
     "store": {"api"},
     "guard": {"api", "store"},
     "inbox": {"api", "store"},
-    "server": {"api", "store", "guard", "inbox"},
+    "mirror": {"api", "store"},
+    "server": {"api", "store", "guard", "inbox", "mirror"},
     "sandbox_wiring": {"api", "store", "guard", "inbox", "server", "sandbox"},
-    "cli": {"api", "store", "guard", "inbox", "server", "sandbox_wiring"},
+    "cli": {"api", "store", "guard", "inbox", "mirror", "server", "sandbox_wiring"},
     "sandbox": set(),
 }
 

@@ -30,12 +30,17 @@ HITS = [
     "jangan hantar lagi, terima kasih",
     "JANGAN HUBUNGI SAYA",
     "Nyahlanggan",
+    "Can you stop texting me?",
+    "stop sending me these",
+    "Could you please stop messaging me anymore",
 ]
 MISSES = [
     "don't stop the promo",
     "Don't stop, I love these deals",
     "Can you stop by the shop tomorrow?",
     "The bus stop near your office",
+    "Can you stop by again this week?",
+    "Will you stop the price at 300k?",
     "I want to cancel my order #123 and reorder",
     "When does the promo end?",
     "Jangan lupa hantar invois",  # "don't forget to send the invoice"

@@ -23,6 +23,8 @@ ALL = {
     "outperform://inbox/{token}",
     "outperform://templates",
 }
+# The opt-in toolsets' resources: served only when insights / sql are asked for.
+MIRROR = {"outperform://mirror/status", "outperform://mirror/views"}
 
 
 async def served(tmp_path: Path, selection: Selection) -> set[str]:
@@ -34,7 +36,7 @@ async def served(tmp_path: Path, selection: Selection) -> set[str]:
 
 def test_every_resource_belongs_to_a_toolset() -> None:
     load_all()
-    assert set(RESOURCES) == ALL
+    assert set(RESOURCES) == ALL | MIRROR
     assert {r.toolset for r in RESOURCES.values()} <= set(TOOLSETS)
 
 
@@ -46,6 +48,8 @@ def test_every_resource_belongs_to_a_toolset() -> None:
         (Selection(toolsets=("inbox",)), {"outperform://inbox", "outperform://inbox/{token}"}),
         (Selection(toolsets=("contacts",)), {"outperform://labels", "outperform://contacts/{token}"}),
         (Selection(toolsets=("messaging",)), {"outperform://templates"}),
+        (Selection(toolsets=("all",)), ALL | MIRROR),
+        (Selection(toolsets=("sql",)), {"outperform://mirror/views"}),
         (Selection(include=("get_conversation",)), {"outperform://contacts/{token}/conversation"}),
         (
             Selection(exclude=("list_inbound", "mark_handled", "wait_for_reply")),

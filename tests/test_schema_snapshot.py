@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from outperform_mcp.server.app import build_server
+from outperform_mcp.server import registry
+from outperform_mcp.server.app import Selection, build_server
 
 from .support import offline_deps
 
@@ -19,7 +20,8 @@ SNAPSHOT = Path(__file__).parent / "snapshots" / "tools.json"
 
 
 async def surface(tmp_path: Path) -> list[dict[str, object]]:
-    async with offline_deps(tmp_path) as deps, Client(build_server(deps)) as client:
+    # Every toolset, the opt-in ones (insights, sql) included.
+    async with offline_deps(tmp_path) as deps, Client(build_server(deps, Selection(toolsets=("all",)))) as client:
         tools = (await client.list_tools()).tools
     return [
         {
@@ -45,7 +47,13 @@ async def test_tools_match_snapshot(tmp_path: Path) -> None:
     )
 
 
-async def test_tools_list_order_is_deterministic(tmp_path: Path) -> None:
+async def test_tools_list_order_is_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tools/list is grouped by toolset (in TOOLSETS order), then by name, whatever order the
+    tool modules happened to register in."""
+    registry.load_all()
     first = [t["name"] for t in await surface(tmp_path)]
-    second = [t["name"] for t in await surface(tmp_path)]
-    assert first == second
+    expected = sorted(first, key=lambda name: (list(registry.TOOLSETS).index(registry.REGISTRY[name].toolset), name))
+    assert first == expected
+    assert len({registry.REGISTRY[name].toolset for name in first}) > 1  # the grouping is exercised
+    monkeypatch.setattr(registry, "REGISTRY", dict(reversed(registry.REGISTRY.items())))
+    assert [t["name"] for t in await surface(tmp_path)] == first

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,10 +21,27 @@ pytestmark = pytest.mark.anyio
 MODES = ["auto", "legacy"]
 
 
-@pytest.fixture(params=MODES)
-async def client(request: pytest.FixtureRequest, emulator: Any, tmp_path: Path) -> AsyncIterator[Client]:
-    async with server_for(emulator, tmp_path) as (server, _), Client(server, mode=request.param) as c:
-        yield c
+@pytest.fixture(scope="module", params=MODES)
+async def _module_client(
+    request: pytest.FixtureRequest, _shared_emulator_server: Any, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Client]:
+    """One server per protocol era for the module: these tests only read, or create contacts in
+    the emulator (reset before each test), so building a server each time buys nothing."""
+    data_dir = tmp_path_factory.mktemp("server-tools")
+    with pytest.MonkeyPatch.context() as patch:  # as hermetic as conftest's per-test fixture
+        for name in [n for n in os.environ if n.startswith("OUTPERFORM_")]:
+            patch.delenv(name)
+        patch.chdir(data_dir)
+        async with (
+            server_for(_shared_emulator_server, data_dir) as (server, _),
+            Client(server, mode=request.param) as c,
+        ):
+            yield c
+
+
+@pytest.fixture
+def client(_module_client: Client, emulator: Any) -> Client:
+    return _module_client  # `emulator` resets the emulator for each test; the server logs in again
 
 
 async def test_every_tool_has_annotations_and_output_schema(client: Client) -> None:
@@ -143,10 +161,13 @@ async def test_chatbot_filters(client: Client) -> None:
     assert all(i["sentiment"] == "positive" and i["concluded"] for i in page["items"])
 
 
-async def test_upstream_failure_is_a_tool_error_without_secrets(client: Client, emulator: Any) -> None:
+@pytest.mark.parametrize("mode", MODES)
+async def test_upstream_failure_is_a_tool_error_without_secrets(emulator: Any, tmp_path: Path, mode: str) -> None:
     rules = [{"operation": "list_labels", "kind": "503", "count": 50}]
     httpx.post(f"{emulator.root_url}/_sandbox/faults", json={"rules": rules}).raise_for_status()
-    text = await error_text(client, "list_labels", {})
+    # One attempt: retrying is the API client's business (test_api_client), not what this checks.
+    async with server_for(emulator, tmp_path, retry_attempts=1) as (server, _), Client(server, mode=mode) as client:
+        text = await error_text(client, "list_labels", {})
     assert "try again" in text
     assert emulator.client_secret not in text
 

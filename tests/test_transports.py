@@ -15,7 +15,7 @@ import anyio
 import httpx
 import httpx2
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 from outperform_mcp.sandbox_wiring import sandbox_settings
@@ -55,10 +55,17 @@ def http_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[st
 
 
 @asynccontextmanager
-async def http_client(url: str, token: str | None, mode: str) -> AsyncIterator[Client]:
+async def http_client(
+    url: str, token: str | None, mode: str, statuses: list[int] | None = None
+) -> AsyncIterator[Client]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def record(response: httpx2.Response) -> None:
+        if statuses is not None:
+            statuses.append(response.status_code)
+
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=30) as http,
+        httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [record]}) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
     ):
         yield client
@@ -96,9 +103,12 @@ async def test_http_with_bearer_token(emulator: Any, tmp_path: Path, mode: str) 
         async with http_client(url, "test-mcp-token-123", mode) as client:
             result = await client.call_tool("list_labels", {})
             assert result.is_error is False
-        with pytest.raises(BaseException):  # noqa: PT011,B017 - the SDK raises an ExceptionGroup
-            async with http_client(url, "wrong-token", mode) as client:
+        statuses: list[int] = []
+        with pytest.RaisesGroup(MCPError, flatten_subgroups=True):  # the SDK wraps it in task groups
+            async with http_client(url, "wrong-token", mode, statuses) as client:
                 await client.list_tools()
+        assert statuses  # refused at the door, not some later failure
+        assert set(statuses) == {401}
 
 
 async def test_dns_rebinding_protection(emulator: Any, tmp_path: Path) -> None:

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
 from typing import Any, TypeVar
 
+import anyio
 import httpx2
 from pydantic import BaseModel, ValidationError
 from tenacity import (
@@ -140,13 +142,21 @@ def _int(value: Any, default: int) -> int:
 class OutPerformClient:
     """``async with OutPerformClient(settings) as api: await api.list_contacts()``."""
 
-    def __init__(self, settings: ApiSettings, *, persist_tokens: bool | None = None) -> None:
+    def __init__(
+        self,
+        settings: ApiSettings,
+        *,
+        persist_tokens: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
         missing = settings.missing()
         if missing:
             raise ConfigurationError(f"missing settings: {', '.join(missing)}")
         assert settings.client_id is not None
         assert settings.client_secret is not None
         self.settings = settings
+        self._sleep = sleep  # the backoff between read attempts (tests record it instead of waiting)
         # The HTTP client is built on first use: it loads the TLS trust store, which start-up can skip.
         self._http_client: httpx2.AsyncClient | None = None
         persist = settings.persist_refresh_token if persist_tokens is None else persist_tokens
@@ -163,6 +173,7 @@ class OutPerformClient:
             client_secret=settings.client_secret,
             refresh_margin=settings.refresh_margin,
             token_file=token_file,
+            clock=clock,
         )
         self._auth = BearerAuth(self.tokens)
 
@@ -221,6 +232,7 @@ class OutPerformClient:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(s.retry_attempts) | stop_after_delay(s.retry_max_seconds),
                 wait=wait,
+                sleep=self._sleep,
                 retry=retry_if_exception_type(_Transient),
                 reraise=True,
             ):

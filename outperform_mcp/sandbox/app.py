@@ -179,7 +179,11 @@ def create_emulator(
     token_lifetime: int = 3600,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    seed_contacts: int = 300,
+    seed_messages: int | None = None,
 ) -> Emulator:
+    """``seed_contacts``/``seed_messages`` grow the seeded account (benchmarks); the defaults are the
+    standard seed every test knows."""
     state = EmulatorState(
         client_id=client_id,
         client_secret=client_secret,
@@ -188,5 +192,7 @@ def create_emulator(
         token_lifetime=token_lifetime,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        seed_contacts=seed_contacts,
+        seed_messages=seed_messages,
     )
     return Emulator(state)

@@ -1,6 +1,7 @@
 """OAuth-ish token bookkeeping: refresh tokens rotate, access tokens expire.
 
-Expiry runs on the monotonic clock so a seeded fake `now` never affects token life.
+Expiry runs on the monotonic clock so a seeded fake `now` never affects token life; tests may
+replace ``clock`` to expire tokens without waiting.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 
 
 class TokenStore:
@@ -16,6 +18,7 @@ class TokenStore:
         self._client_secret = client_secret
         self._refresh: set[str] = set()
         self._access: dict[str, float] = {}
+        self.clock: Callable[[], float] = time.monotonic
 
     @property
     def client_secret(self) -> str:
@@ -40,13 +43,13 @@ class TokenStore:
             return None
         self._refresh.discard(refresh_token)
         access = secrets.token_hex(16)
-        self._access[access] = time.monotonic() + lifetime
+        self._access[access] = self.clock() + lifetime
         self._purge()
         return access, self.issue_refresh()
 
     def access_ok(self, token: str) -> bool:
         expires = self._access.get(token)
-        return expires is not None and expires > time.monotonic()
+        return expires is not None and expires > self.clock()
 
     def expire_access(self) -> int:
         count = len(self._access)
@@ -61,5 +64,5 @@ class TokenStore:
     def _purge(self) -> None:
         # Keeps long benchmark runs from growing the table without bound.
         if len(self._access) > 1024:
-            now = time.monotonic()
+            now = self.clock()
             self._access = {t: exp for t, exp in self._access.items() if exp > now}

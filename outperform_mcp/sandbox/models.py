@@ -30,13 +30,20 @@ class Message:
     at: datetime
     text: str
     direction: Direction
+    # Assumption: the API marks a template send "template" in a thread (the vendor page shows only "text").
+    type: str = "text"
     # Messages never change once stored, and strftime dominates list-call time, so the
     # wire dict is built once. Callers must treat it as read-only.
     _wire: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     def to_wire(self) -> dict[str, Any]:
         if self._wire is None:
-            self._wire = {"timestamp": fmt_ts(self.at), "text": self.text, "direction": self.direction, "type": "text"}
+            self._wire = {
+                "timestamp": fmt_ts(self.at),
+                "text": self.text,
+                "direction": self.direction,
+                "type": self.type,
+            }
         return self._wire
 
 

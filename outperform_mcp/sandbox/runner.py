@@ -151,6 +151,11 @@ class EmulatorServer:
         while thread is not None and thread.is_alive():
             thread.join(0.5)
 
+    def in_flight(self) -> int:
+        """Requests being handled right now (tests wait for a slow one to finish instead of sleeping)."""
+        server = self._server
+        return self.call(lambda: len(server.server_state.tasks)) if server is not None else 0
+
     def call(self, fn: Callable[[], T]) -> T:
         """Run `fn` on the server's loop, so it never interleaves with a request handler."""
         if self._loop is None:

@@ -59,9 +59,11 @@ class SeedData:
 
 
 class _Generator:
-    def __init__(self, seed: int, now: datetime) -> None:
+    def __init__(self, seed: int, now: datetime, contacts: int = CONTACT_COUNT, messages: int | None = None) -> None:
         self.rng = random.Random(seed)
         self.now = now
+        self.contact_count = contacts
+        self.message_count = messages
         self.names: set[str] = {w.name for w in WELL_KNOWN}
         self.phones: set[str] = {phone_key(w.phone) for w in WELL_KNOWN}
 
@@ -79,9 +81,13 @@ class _Generator:
             (txt.INDIAN_FIRST, txt.INDIAN_LAST, 15),
             (txt.INTERNATIONAL_FIRST, txt.INTERNATIONAL_LAST, 20),
         )
+        tries = 0
         while True:
             first, last, _ = self.rng.choices(pools, weights=[p[2] for p in pools])[0]
             candidate = f"{self.rng.choice(first)} {self.rng.choice(last)}"
+            tries += 1
+            if tries > 50:  # a large seed outgrows the name pools: a middle initial keeps names unique
+                candidate = f"{candidate.split(' ')[0]} {chr(65 + self.rng.randrange(26))}. {candidate.split(' ')[1]}"
             if candidate not in self.names:
                 self.names.add(candidate)
                 return candidate
@@ -249,7 +255,7 @@ class _Generator:
     def chatbot(self, contacts: list[Contact]) -> list[ChatbotConversation]:
         rng = self.rng
         drafts = []
-        for _ in range(CHATBOT_COUNT):
+        for _ in range(CHATBOT_COUNT * self.contact_count // CONTACT_COUNT):
             contact = rng.choice(contacts)
             sentiment: Sentiment = rng.choices(SENTIMENTS, weights=(45, 20, 35))[0]
             topic = rng.choice(txt.CHATBOT_TOPICS)
@@ -286,7 +292,7 @@ class _Generator:
     def generate(self) -> SeedData:
         contacts = self.well_known()
         random_opt_outs = 4
-        while len(contacts) < CONTACT_COUNT:
+        while len(contacts) < self.contact_count:
             name = self.name()
             roll = self.rng.random()
             profile = "open" if roll < 0.155 else "closed" if roll < 0.70 else "outbound_only" if roll < 0.80 else ""
@@ -296,8 +302,27 @@ class _Generator:
                 random_opt_outs -= 1
                 labels.append("opt-out")
             contacts.append(self.contact(name, self.phone(), labels, messages))
+        if self.message_count is not None:
+            self.top_up(contacts[len(WELL_KNOWN) :], self.message_count - sum(len(c.messages) for c in contacts))
         return SeedData(contacts=contacts, chatbot=self.chatbot(contacts))
 
+    def top_up(self, contacts: list[Contact], missing: int) -> None:
+        """More past exchanges until the account holds the asked number of messages (large seeds only).
+        They all end before the closing margin, so no window opens and no thread's ending changes."""
+        talking = [c for c in contacts if c.messages]
+        while missing > 0 and talking:
+            contact = self.rng.choice(talking)
+            first = contact.name.split(" ")[0]
+            oldest = contact.messages[0].at
+            start = oldest - timedelta(seconds=self.rng.randint(_HOUR, 30 * _DAY))
+            extra = self.exchange(first, start, inbound_first=self.rng.random() < 0.6)[:missing]
+            extra = [m for m in extra if m.at < oldest]
+            contact.messages[:0] = extra
+            missing -= len(extra)
+            if contact.created_at > contact.messages[0].at:
+                contact.created_at = contact.messages[0].at - timedelta(seconds=_HOUR)
 
-def generate(seed: int, now: datetime) -> SeedData:
-    return _Generator(seed, now).generate()
+
+def generate(seed: int, now: datetime, *, contacts: int = CONTACT_COUNT, messages: int | None = None) -> SeedData:
+    """``contacts`` and ``messages`` grow the account for benchmarks; the defaults give the standard seed."""
+    return _Generator(seed, now, contacts, messages).generate()

@@ -74,8 +74,12 @@ class EmulatorState:
         token_lifetime: int,
         webhook_url: str | None,
         webhook_secret: str | None,
+        seed_contacts: int = seed_module.CONTACT_COUNT,
+        seed_messages: int | None = None,
     ) -> None:
         self.seed = seed
+        self.seed_contacts = seed_contacts
+        self.seed_messages = seed_messages
         self._fixed_now = _as_utc(now) if now else None
         self._initial_config = EmulatorConfig(token_lifetime, webhook_url, webhook_secret)
         self.config = EmulatorConfig(token_lifetime, webhook_url, webhook_secret)
@@ -91,7 +95,9 @@ class EmulatorState:
         """Fresh seeded data, empty sent log, zero stats, no faults; tokens and config survive."""
         self._epoch_now = self._fixed_now or default_now()
         self._epoch_mono = time.monotonic()
-        data = seed_module.generate(self.seed, self._epoch_now)
+        data = seed_module.generate(
+            self.seed, self._epoch_now, contacts=self.seed_contacts, messages=self.seed_messages
+        )
         self._rng = random.Random(f"{self.seed}:runtime")
         self.contacts: list[Contact] = []
         self.by_token: dict[str, Contact] = {}
@@ -232,7 +238,7 @@ class EmulatorState:
             instance_id=instance_id,
             at=now,
         )
-        self.append_message(contact, Message(now, text, "outbound"))
+        self.append_message(contact, Message(now, text, "outbound", "template" if kind == "template" else "text"))
         self.sent.append(record)
         return record
 

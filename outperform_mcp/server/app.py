@@ -19,7 +19,7 @@ from .deps import Deps
 from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
 from .messaging.tools import hidden_tools
-from .registry import REGISTRY, SelectionError, selected
+from .registry import REGISTRY, SelectionError, load_all, selected
 from .schema import CompactResult, compact_input, compact_output
 from .sdk_private import serve_resource_subscribe
 
@@ -40,6 +40,18 @@ class Selection:
     read_only: bool = False
 
 
+# The local mirror (FTS5, read-only SQL over SQLite) is not on PostgreSQL yet: with a shared
+# database these toolsets are not served.
+MIRROR_TOOLSETS = frozenset({"insights", "sql"})
+
+
+def mirror_tools(deps: Deps) -> list[str]:
+    if not deps.store.shared:
+        return []
+    load_all()
+    return [name for name, t in REGISTRY.items() if t.toolset in MIRROR_TOOLSETS]
+
+
 def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Path | None = None) -> MCPServer:
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[Deps]:
@@ -48,7 +60,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     surface = selected(
         toolsets=selection.toolsets or deps.settings.toolsets,
         include=selection.include,
-        exclude=(*selection.exclude, *hidden_tools(deps.guard)),
+        exclude=(*selection.exclude, *hidden_tools(deps.guard), *mirror_tools(deps)),
         read_only=selection.read_only or deps.settings.read_only,
         prompts_dir=prompts_dir,
     )
@@ -77,6 +89,8 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             hidden=hidden,
         )
         tools.append(built)
+    if any(t.toolset in ("insights", "sql") for t in surface.tools):
+        deps.mirror.start()  # in the background: start-up never waits for the API
     auth: dict[str, Any] = {}
     if deps.settings.mcp_token is not None:
         auth = {

@@ -12,6 +12,7 @@ from mcp.server.subscriptions import InMemorySubscriptionBus
 from ..api.client import OutPerformClient
 from ..guard.service import SendService
 from ..inbox import InboxService
+from ..mirror.sync import Mirror
 from ..settings import ServerSettings
 from ..store.db import Store
 from .push import HandshakeSubscriptions
@@ -30,6 +31,8 @@ class Deps:
     # The same events for handshake-era clients that subscribed per URI.
     push: HandshakeSubscriptions
     settings: ServerSettings
+    # The local mirror of the account (insights and sql toolsets); synced in the background once used.
+    mirror: Mirror
     # Where people reach this server's own pages (set once the listener is bound).
     public_url: str | None = None
     # Keys sealing 2026-07-28 retry state; empty: a key of this process (see server.app).

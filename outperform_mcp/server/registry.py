@@ -27,7 +27,11 @@ TOOLSETS: dict[str, str] = {
     "conversations": "Read WhatsApp conversation history and chatbot conversations",
     "messaging": "Send WhatsApp messages (every send needs a human's approval) and read the send log",
     "inbox": "Inbound WhatsApp replies as they arrive: list, wait for, mark handled",
+    "insights": "Answers from the local mirror: full-text search, segments, grouped reports, chatbot transcripts",
+    "sql": "Read-only SQL over the local mirror's documented views",
 }
+# Off unless asked for (--toolsets / OUTPERFORM_TOOLSETS), to keep the default tools/list small.
+OPT_IN: frozenset[str] = frozenset({"insights", "sql"})
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,7 @@ def resource(toolset: str, uri: str, *, name: str, title: str, mime_type: str = 
 
 def load_all() -> None:
     """Import every toolset package so its ``@tool`` and ``@resource`` declarations run."""
-    from . import contacts, conversations, inbox, messaging  # noqa: F401  (imported for their side effect)
+    from . import contacts, conversations, inbox, insights, messaging, sql  # noqa: F401  (imported for their side effect)
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ def selected(
     prompts_dir: Path | None = None,
 ) -> Surface:
     """The tools and resources a configuration exposes. ``read_only`` wins over everything else.
+    No toolsets named: all but the opt-in ones (``OPT_IN``); ``all``: every toolset.
 
     A resource is served when its toolset is enabled and at least one of that toolset's tools
     is exposed: the same switches that hide a toolset's tools hide its data too. Prompts (from
@@ -150,6 +155,10 @@ def selected(
     """
     load_all()
     toolsets, include, exclude = set(toolsets), set(include), set(exclude)
+    if "all" in toolsets:
+        toolsets = set(TOOLSETS)
+    elif not toolsets:
+        toolsets = set(TOOLSETS) - OPT_IN
     unknown = sorted((toolsets - TOOLSETS.keys()) | ((include | exclude) - REGISTRY.keys()))
     if unknown:
         raise SelectionError(
@@ -160,7 +169,7 @@ def selected(
     chosen = [
         t
         for t in REGISTRY.values()
-        if (not toolsets or t.toolset in toolsets)
+        if t.toolset in toolsets
         and (not include or t.name in include)
         and t.name not in exclude
         and (t.read_only or not read_only)

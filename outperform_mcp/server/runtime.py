@@ -26,6 +26,7 @@ from ..api.client import OutPerformClient
 from ..guard.service import SendService
 from ..inbox import InboxChange, InboxService
 from ..inbox.webhook import webhook_routes
+from ..mirror.sync import Mirror
 from ..settings import Settings
 from ..store import leases
 from ..store.db import Store, open_store
@@ -89,6 +90,8 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 opt_out=guard.opt_out,
             )
             push = HandshakeSubscriptions(bus)
+            mirror = Mirror(api, store, settings.mirror)
+            mirror.attach(services)
             deps = Deps(
                 api=api,
                 store=store,
@@ -98,6 +101,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 push=push,
                 settings=settings.server,
                 request_state_keys=keys,
+                mirror=mirror,
             )
             await services.start(push.run)
             await services.start(inbox.run)

@@ -28,6 +28,10 @@ from .migrations import migrate_sqlite
 
 T = TypeVar("T")
 
+# name -> idempotent DDL that only the SQLite store creates, after the migrations, on every open:
+# the local mirror's tables, FTS5 index and views (store.mirror*), which are not on PostgreSQL yet.
+SCHEMAS: dict[str, str] = {}
+
 
 def iso(at: datetime) -> str:
     """UTC, fixed width, so stored timestamps compare correctly as strings in SQL."""
@@ -123,6 +127,8 @@ class SqliteStore(Store):
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate_sqlite(self._conn)
+            for ddl in SCHEMAS.values():
+                self._conn.executescript(ddl)
 
     def call(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one transaction (synchronously)."""

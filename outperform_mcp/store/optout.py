@@ -29,6 +29,7 @@ PHRASES: tuple[str, ...] = (
     "stop messaging me",
     "stop texting me",
     "stop sending",
+    "stop sending me",
     "stop sending me messages",
     "stop sending messages",
     "stop contacting me",
@@ -67,7 +68,8 @@ PHRASES: tuple[str, ...] = (
 
 # Words that may surround a phrase without changing what it asks ("stop please", "tolong berhenti").
 _FILLER = frozenset(
-    {"please", "pls", "plz", "kindly", "now", "thanks", "thank", "you", "thx", "ok", "okay", "just", "all"}
+    {"please", "pls", "plz", "kindly", "now", "thanks", "thank", "you", "u", "thx", "ok", "okay", "just", "all"}
+    | {"can", "could", "would", "will", "these", "this", "them", "anymore", "again"}
     | {"hi", "hello", "sorry", "tolong", "sila", "terima", "kasih", "lah", "la", "ya", "je", "saja", "boleh"}
 )
 _APOSTROPHES = re.compile("['\u2019\u02bc`]")

@@ -1,0 +1,1 @@
+"""The mirror's sync engine: fills and refreshes the local copy of the account (no MCP here)."""

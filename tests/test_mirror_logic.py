@@ -1,0 +1,119 @@
+"""Pure logic of the mirror, table-driven: turns and first replies, FTS query building, ranks, cursors,
+and the folding of provisional copies (webhook, own send) into the API's copy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from outperform_mcp.api.models import Contact, Conversation
+from outperform_mcp.store import mirror, mirror_fts, mirror_queries
+from outperform_mcp.store.db import SqliteStore as Store
+
+
+@pytest.mark.parametrize(
+    ("messages", "expected"),
+    [
+        ([], []),
+        ([(1, "inbound")], [(True, None)]),
+        ([(1, "inbound"), (5, "inbound"), (9, "outbound")], [(True, 9), (False, 9), (True, None)]),
+        ([(1, "outbound"), (3, "inbound"), (4, "outbound")], [(True, 3), (True, 4), (True, None)]),
+        ([(1, "outbound"), (2, "outbound")], [(True, None), (False, None)]),
+    ],
+)
+def test_turns(messages: list[tuple[int, str]], expected: list[tuple[bool, int | None]]) -> None:
+    assert [(t.turn_start, t.answered_at) for t in mirror.turns(messages)] == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "query"),
+    [
+        ("price", '"price"'),
+        ("price OR harga", '"price" OR "harga"'),
+        ('harga" OR 1=1 --', '"harga" OR "1" "1"'),
+        ("pric*", '"pric"*'),
+        ("OR price OR", '"price"'),
+        ("Hargá rumah", '"Hargá" "rumah"'),
+    ],
+)
+def test_fts_query(text: str, query: str) -> None:
+    assert mirror_fts.fts_query(text) == query
+
+
+@pytest.mark.parametrize("text", ["", "***", "OR", "-- ;"])
+def test_fts_query_without_words_is_refused(text: str) -> None:
+    with pytest.raises(mirror_fts.BadQuery, match="no words"):
+        mirror_fts.fts_query(text)
+
+
+@pytest.mark.parametrize(
+    ("values", "num", "den", "expected"),
+    [
+        ([], 1, 2, None),
+        ([5], 1, 2, 5),
+        ([1, 2, 3, 4], 1, 2, 2),
+        ([1, 2, 3, 4, 5], 1, 2, 3),
+        (list(range(1, 11)), 9, 10, 9),
+        (list(range(1, 12)), 9, 10, 10),
+        ([10, 1, 7], 9, 10, 10),
+    ],
+)
+def test_nearest_rank(values: list[int], num: int, den: int, expected: int | None) -> None:
+    assert mirror_queries.nearest_rank(values, num, den) == expected
+
+
+@pytest.mark.parametrize("cursor", ["abc", "", "x.token"])
+def test_bad_cursor_is_refused(cursor: str) -> None:
+    with pytest.raises(ValueError, match="pass next_cursor unchanged"):
+        mirror_queries.decode_cursor(cursor)
+
+
+def test_cursor_round_trip() -> None:
+    assert mirror_queries.decode_cursor(mirror_queries.encode_cursor(-17, "abc")) == (-17, "abc")
+
+
+TOKEN = "a" * 32
+
+
+def thread(*messages: tuple[str, str, str]) -> Conversation:
+    return Conversation.model_validate(
+        {"prospect_token": TOKEN, "message": [{"timestamp": t, "text": x, "direction": d} for t, x, d in messages]}
+    )
+
+
+def test_accents_and_case_fold_in_search(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "Berapa HARGÁ?", "inbound"))]))
+    for query in ("harga", "HARGA", "hargá", "harg*"):
+        hits, total = store.call(lambda c, q=query: mirror_fts.search(c, q, mirror_fts.Filters()))
+        assert total == 1, query
+        assert hits[0].snippet == "Berapa ⟦HARGÁ⟧?"
+
+
+def test_api_copy_replaces_a_provisional_webhook_row(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    contact = Contact.model_validate({"prospect_token": TOKEN, "name": "A", "contact": "60123"})
+    store.call(lambda c: mirror.upsert_contacts(c, [contact], 0))
+    store.call(
+        lambda c: c.execute(
+            "INSERT INTO mirror_messages (token, at, direction, text, source, local_ref) "
+            "VALUES (?, ?, 'inbound', 'hi', 'webhook', 'webhook:1')",
+            (TOKEN, 1767261601),  # one second off the API's timestamp
+        )
+    )
+    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "hi", "inbound"))]))
+    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "hi", "inbound"))]))
+    rows = store.call(lambda c: c.execute("SELECT source, local_ref, at FROM mirror_messages").fetchall())
+    assert [tuple(r) for r in rows] == [("api", "webhook:1", 1767261600)]
+    awaiting = store.call(lambda c: c.execute("SELECT awaiting_since FROM mirror_threads").fetchone()[0])
+    assert awaiting == 1767261600
+
+
+def test_reset_forgets_everything_search_included(tmp_path: Path) -> None:
+    store = Store(tmp_path / "m.db")
+    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "harga?", "inbound"))]))
+    store.call(mirror.reset)
+    assert store.call(lambda c: mirror_fts.search(c, "harga", mirror_fts.Filters())) == ([], 0)
+    assert store.call(lambda c: c.execute("SELECT COUNT(*) FROM mirror_threads").fetchone()[0]) == 0
+    assert store.call(mirror.freshness) == mirror.Freshness(None, False)
