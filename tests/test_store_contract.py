@@ -213,3 +213,9 @@ async def test_reads_see_what_writes_committed(store: Store) -> None:
     await store.run(lambda conn: _approval(conn, "a1"))
     found = await store.read(lambda conn: journal.get_approval(conn, "a1"))
     assert found is not None
+
+
+def test_a_read_cannot_write_on_either_backend(store: Store) -> None:
+    with pytest.raises(Exception, match=r"(?i)read.?only"):
+        store.call_read(lambda conn: _approval(conn, "a1"))
+    assert store.call(lambda conn: journal.get_approval(conn, "a1")) is None

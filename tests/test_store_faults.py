@@ -8,6 +8,8 @@ from __future__ import annotations
 import logging
 import secrets
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -236,3 +238,17 @@ async def test_the_guard_sends_once_on_postgres(emulator: Any, tmp_path: Path) -
     assert first["status"] == "sent"
     assert again["status"] == "sent"
     assert [m["text"] for m in sent(emulator)] == ["Hello from PG"]
+
+
+def test_the_sqlite_default_never_imports_the_postgres_driver(tmp_path: Path) -> None:
+    """Start-up budget: serving on SQLite loads no part of psycopg."""
+    code = (
+        "import sys, anyio\n"
+        "from outperform_mcp import cli\n"
+        "from outperform_mcp.server import runtime\n"
+        "from outperform_mcp.store.db import open_store\n"
+        f"open_store(None, __import__('pathlib').Path({str(tmp_path)!r})).close()\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('psycopg', 'psycopg_pool')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

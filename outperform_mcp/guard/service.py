@@ -518,7 +518,7 @@ class SendService:
                 raise GuardError(f"no approval {approval_id}: check the id with list_sends")
             return BatchStatus(approval, journal.sends_of(conn, approval_id))
 
-        return await self.store.run(run)
+        return await self.store.read(run)
 
     async def wait_settled(self, approval_id: str, seconds: float) -> BatchStatus:
         """Wait until the approval is decided and its messages are final (or ``seconds`` pass)."""
@@ -550,4 +550,4 @@ class SendService:
 
     async def usage(self) -> policy.Usage:
         now = self.clock()
-        return await self.store.run(lambda conn: journal.usage(conn, now))
+        return await self.store.read(lambda conn: journal.usage(conn, now))

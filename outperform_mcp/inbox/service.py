@@ -165,7 +165,7 @@ class InboxService:
         deadline = anyio.current_time() + seconds
         while True:
             with self.waiters.watch(phone) as arrived:
-                found = await self.store.run(
+                found = await self.store.read(
                     lambda conn: events.list_events(conn, since=since, phone=phone, unread_only=True, limit=50)
                 )
                 if found:
@@ -232,7 +232,7 @@ class InboxService:
 
     async def phone_for_token(self, token: str) -> str | None:
         """The phone of a contact token: from local state, else from the API (then remembered)."""
-        phone = await self.store.run(lambda conn: events.phone_for_token(conn, token))
+        phone = await self.store.read(lambda conn: events.phone_for_token(conn, token))
         if phone is not None or self.api is None:
             return phone
         found = await self.api.get_contact(token)
@@ -251,7 +251,7 @@ class InboxService:
     # -- the operations the tools and resources need -----------------------------------------
 
     async def latest_id(self) -> int:
-        return await self.store.run(events.latest_id)
+        return await self.store.read(events.latest_id)
 
     async def list_since(
         self, since: int, *, token: str | None = None, unread_only: bool = True, limit: int = 20
@@ -261,13 +261,13 @@ class InboxService:
         Contacts not linked yet are looked up first (bounded), so the page shows tokens where it can.
         """
         phone = await self.phone_of(token) if token else None
-        found = await self.store.run(
+        found = await self.store.read(
             lambda conn: events.page(conn, since=since, phone=phone, unread_only=unread_only, limit=limit + 1)
         )
         shown, more = found.events[:limit], len(found.events) > limit
         unlinked = [e.phone for e in shown if e.token is None]
         if unlinked and await self.resolve_unlinked(unlinked):
-            shown = await self.store.run(lambda conn: events.by_ids(conn, [e.id for e in shown]))
+            shown = await self.store.read(lambda conn: events.by_ids(conn, [e.id for e in shown]))
         return Page(shown, found.unread), more
 
     async def mark_handled(
@@ -279,12 +279,12 @@ class InboxService:
 
     async def summary(self, recent: int) -> Summary:
         """Unread and stored counts, the cursor, and the latest ``recent`` unread messages (newest first)."""
-        return await self.store.run(lambda conn: events.summary(conn, recent=recent))
+        return await self.store.read(lambda conn: events.summary(conn, recent=recent))
 
     async def contact_messages(self, token: str, limit: int) -> Page:
         """The latest ``limit`` messages of one contact, newest first, with its unread count."""
         phone = await self.phone_of(token)
-        return await self.store.run(
+        return await self.store.read(
             lambda conn: events.page(conn, since=0, phone=phone, unread_only=False, limit=limit, newest_first=True)
         )
 
@@ -294,7 +294,7 @@ class InboxService:
         them went out, so a reply that came in before this call is not missed (else: now)."""
         phone = await self.phone_of(token)
         if since is None:
-            baseline = await self.store.run(lambda conn: replies.reply_cursor_for_contact(conn, token))
+            baseline = await self.store.read(lambda conn: replies.reply_cursor_for_contact(conn, token))
         else:
             baseline = since
         return await self.wait_for(phone, since=baseline, seconds=seconds), baseline

@@ -142,6 +142,20 @@ class SqliteStore(Store):
             self._conn.execute("COMMIT")
             return result
 
+    def call_read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn`` in one read-only transaction: a write fails here as it would on PostgreSQL."""
+        with self._lock:
+            self._conn.execute("PRAGMA query_only = ON")
+            try:
+                self._conn.execute("BEGIN")
+                try:
+                    result = fn(self._conn)
+                finally:
+                    self._conn.execute("COMMIT")
+            finally:
+                self._conn.execute("PRAGMA query_only = OFF")
+            return result
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
