@@ -374,7 +374,7 @@ class SendService:
             # The single-use gate: of two racing commits only one moves 'approved' to 'used'.
             if not journal.transition(conn, approval_id, from_status="approved", to_status="used", at=now):
                 return [], []
-            journal.claim_rows(conn, approval_id, self.boot_id)
+            journal.claim_rows(conn, approval_id, self.store.process_id)
             return [r for r in rows if r.status == "approved"], []
 
         rows, refusals = await self.store.run(claim)
@@ -437,7 +437,9 @@ class SendService:
 
     async def _send_one(self, row: journal.SendRecord) -> None:
         try:
-            marked = await self.store.run(lambda conn: journal.mark_sending(conn, row.id, self.clock(), self.boot_id))
+            marked = await self.store.run(
+                lambda conn: journal.mark_sending(conn, row.id, self.clock(), self.store.process_id)
+            )
         except StoreUnavailable:
             await self._abandon([row])
             raise

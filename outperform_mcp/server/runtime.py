@@ -52,7 +52,7 @@ async def _shared_process(
 ) -> tuple[bytes, ...]:
     """On a shared store: this process's heartbeat, the shared API tokens, recovery as a job that
     one process at a time runs; returns the request-state keys every process uses."""
-    replica = leases.Replica(store, ttl=settings.store.lease_seconds, replica_id=guard.boot_id)
+    replica = leases.Replica(store, ttl=settings.store.lease_seconds)
     await replica.beat()
     owner = f"{settings.api.base_url}|{settings.api.client_id}"
     api.tokens.share = SharedTokens(store, owner, replica.id)
@@ -111,7 +111,9 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 services.cancel_scope.cancel()
                 if store.shared:  # a clean stop leaves nothing for the others to recover
                     with anyio.CancelScope(shield=True), suppress(Exception):
-                        await store.run(lambda conn: leases.release(conn, f"replica:{guard.boot_id}", guard.boot_id))
+                        await store.run(
+                            lambda conn: leases.release(conn, f"replica:{store.process_id}", store.process_id)
+                        )
     finally:
         store.close()
 

@@ -15,6 +15,7 @@ that only read: on PostgreSQL they take no lock and are retried when the connect
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -77,6 +78,9 @@ class Store:
     path: Path | None = None
     # Shown in start-up lines and errors; never holds a password.
     where: str = ""
+    # This process among those sharing the store: the owner of the messages it claims, the holder
+    # of its heartbeat lease (store.leases).
+    process_id: str = ""
 
     def call(self, fn: Callable[[Connection], T]) -> T:
         raise NotImplementedError
@@ -113,6 +117,7 @@ class SqliteStore(Store):
     """One SQLite file (WAL) for one process: one connection, serialised by a lock."""
 
     def __init__(self, path: Path | str) -> None:
+        self.process_id = secrets.token_hex(6)
         self.path = Path(path)
         self.where = str(path)
         if str(path) != ":memory:":

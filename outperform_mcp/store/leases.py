@@ -60,9 +60,9 @@ def _now() -> datetime:
 class Replica:
     """This process among those sharing a store: its heartbeat, and jobs that run on one at a time."""
 
-    def __init__(self, store: Store, *, ttl: float = 15.0, replica_id: str | None = None) -> None:
+    def __init__(self, store: Store, *, ttl: float = 15.0) -> None:
         self.store = store
-        self.id = replica_id or secrets.token_hex(6)
+        self.id = store.process_id
         self.ttl = ttl
 
     @property

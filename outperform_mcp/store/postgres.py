@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -113,6 +114,7 @@ class PostgresStore(Store):
         self, url: str, *, lock_timeout: float = 10.0, pool_max: int = POOL_MAX, wait: float = CONNECT_TIMEOUT_S
     ) -> None:
         self._url = url
+        self.process_id = secrets.token_hex(6)
         self._wait = wait  # for a pooled connection, per attempt
         self.where = redact(url)
         self._lock_timeout_ms = int(lock_timeout * 1000)
