@@ -12,6 +12,7 @@
 #                                          from nodejs.org)
 #   @modelcontextprotocol/conformance@0.2.0-alpha.12   (needs Node >= 22)
 #   @modelcontextprotocol/inspector@2.12.0             (needs Node >= 22.19)
+#   @anthropic-ai/mcpb@2.1.2                           MCP Bundle CLI (validate, pack, info)
 #
 # Idempotent: a stamp (hash of package.json + package-lock.json) in node_modules
 # makes a re-run a no-op (~0.1 s). Only the system `npm` (any Node >= 18) is needed
@@ -37,6 +38,7 @@ installed_ok() {
     case "$("$NODE_BIN" --version 2>/dev/null)" in v22.*) ;; *) return 1 ;; esac
     [ -f "$MODULES/@modelcontextprotocol/conformance/dist/index.js" ] || return 1
     [ -f "$MODULES/@modelcontextprotocol/inspector/clients/launcher/build/index.js" ] || return 1
+    [ -f "$MODULES/@anthropic-ai/mcpb/dist/cli/cli.js" ] || return 1
 }
 
 bootstrap_npm() {
@@ -75,7 +77,8 @@ installed_ok_without_stamp() {
     [ -x "$NODE_BIN" ] &&
         case "$("$NODE_BIN" --version 2>/dev/null)" in v22.*) true ;; *) false ;; esac &&
         [ -f "$MODULES/@modelcontextprotocol/conformance/dist/index.js" ] &&
-        [ -f "$MODULES/@modelcontextprotocol/inspector/clients/launcher/build/index.js" ]
+        [ -f "$MODULES/@modelcontextprotocol/inspector/clients/launcher/build/index.js" ] &&
+        [ -f "$MODULES/@anthropic-ai/mcpb/dist/cli/cli.js" ]
 }
 
 main() {

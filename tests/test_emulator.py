@@ -497,7 +497,8 @@ def test_malformed_fault(api: httpx.Client, emulator: EmulatorServer) -> None:
 def test_drop_fault_applies_nothing(api: httpx.Client, emulator: EmulatorServer) -> None:
     daniel = emulator.emulator.state.sample().window_open.prospect_token
     control(emulator, "POST", "faults", {"rules": [{"operation": "send_message", "kind": "drop"}]})
-    with pytest.raises(httpx.RemoteProtocolError):
+    # A dropped connection reads as a closed stream or a reset, depending on timing.
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         api.post("/send_message", json={"prospect_token": daniel, "message": "lost", "instance_id": "1"})
     assert control(emulator, "GET", "sent")["data"] == []
 
@@ -505,7 +506,7 @@ def test_drop_fault_applies_nothing(api: httpx.Client, emulator: EmulatorServer)
 def test_drop_after_write_applies_the_operation(api: httpx.Client, emulator: EmulatorServer) -> None:
     daniel = emulator.emulator.state.sample().window_open.prospect_token
     control(emulator, "POST", "faults", {"rules": [{"operation": "send_message", "kind": "drop_after_write"}]})
-    with pytest.raises(httpx.RemoteProtocolError):
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         api.post("/send_message", json={"prospect_token": daniel, "message": "sent anyway", "instance_id": "1"})
     assert [r["text"] for r in control(emulator, "GET", "sent")["data"]] == ["sent anyway"]
     # The next request works on a fresh connection.

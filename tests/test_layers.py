@@ -22,6 +22,7 @@ ALLOWED: dict[str, set[str]] = {
     "server": {"api", "store", "guard", "inbox", "mirror"},
     "sandbox_wiring": {"api", "store", "guard", "inbox", "server", "sandbox"},
     "cli": {"api", "store", "guard", "inbox", "mirror", "server", "sandbox_wiring"},
+    "__main__": {"cli"},  # python -m outperform_mcp
     "sandbox": set(),
 }
 

@@ -29,8 +29,10 @@ from .approval_flow import APPROVAL_PATH
 log = logging.getLogger(__name__)
 
 _HEADERS = {
-    # The URL carries the secret: never leak it through Referer, caches or frames.
-    "Referrer-Policy": "no-referrer",
+    # The URL carries the secret: never leak it through Referer, caches or frames. Not "no-referrer":
+    # under it a browser sends "Origin: null" with the page's own form post, which the origin check
+    # below must refuse; "same-origin" keeps the real Origin for our post and tells other sites nothing.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
@@ -40,14 +42,27 @@ _HEADERS = {
 _MAX_FORM = 4096  # the page's form is a few hundred bytes
 BODY_TIMEOUT = 10.0  # seconds for that form to arrive
 
+# On a phone each recipient's row becomes a card of labelled cells (the header row would not fit).
 _STYLE = """
-body{font-family:system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}
+*{box-sizing:border-box}
+body{font:16px/1.45 system-ui,sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#222;
+overflow-wrap:break-word}
+h1{font-size:1.6rem;line-height:1.2;margin:.5rem 0 1rem}
 .msg{border-collapse:collapse;margin:.75rem 0;width:100%}
 .msg td,.msg th{border:1px solid #ccc;padding:.5rem;vertical-align:top;text-align:left}
-.text{white-space:pre-wrap;background:#f6f6f6;padding:.5rem;border-radius:4px;font-family:inherit}
-.repeat{color:#a40;font-weight:bold}.meta{color:#666;font-size:.9em}
-button{font-size:1.1em;padding:.5rem 1.5rem;margin-right:1rem;cursor:pointer}
-.approve{background:#1a7f37;color:#fff;border:0;border-radius:4px}.reject{border-radius:4px}
+.number{white-space:nowrap}
+.text{white-space:pre-wrap;overflow-wrap:anywhere;background:#f4f4f4;padding:.5rem .625rem;border-radius:6px;
+margin-top:.375rem}
+.repeat{color:#a40;font-weight:bold}.meta{color:#555;font-size:.875rem}
+form{display:flex;flex-wrap:wrap;gap:1rem;margin:1.5rem 0 2rem}
+button{font:inherit;font-size:1.125rem;min-height:3rem;padding:.625rem 1.5rem;border-radius:8px;cursor:pointer}
+.approve{background:#1a7f37;color:#fff;border:0}.reject{background:#fff;color:#222;border:2px solid #888}
+@media (max-width:32rem){button{flex:1 1 100%}
+.msg,.msg tbody,.msg tr{display:block}.msg tr:first-child{display:none}
+.msg tr{border:1px solid #ccc;border-radius:8px;margin:.75rem 0;padding:.25rem}
+.msg td{display:block;border:0;border-bottom:1px solid #eee}.msg td:last-child{border-bottom:0}
+.msg td:nth-child(1)::before{content:"# "}.msg td:nth-child(2)::before{content:"To: "}
+.msg td:nth-child(3)::before{content:"Number: "}}
 """
 
 
