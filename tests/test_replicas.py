@@ -167,6 +167,29 @@ async def test_one_oauth_access_per_expiry_across_replicas(cluster: Cluster) -> 
     assert counts.get("oauth_login", 0) == 0
 
 
+async def test_refused_refresh_tokens_cost_one_login_across_replicas(cluster: Cluster) -> None:
+    """The rotating refresh token revoked: one replica logs in again, the others adopt its tokens."""
+    async with connect(cluster.replicas[0]) as a, connect(cluster.replicas[1]) as b, connect(cluster.replicas[2]) as c:
+        clients = [a, b, c]
+        control(cluster.emulator, "POST", "revoke_refresh_tokens")
+        control(cluster.emulator, "POST", "expire_tokens")
+        control(cluster.emulator, "POST", "stats/reset")
+        failures: list[str] = []
+
+        async def one(i: int) -> None:
+            result = await clients[i % 3].call_tool("list_labels", {})
+            if result.is_error:
+                failures.append(str(result.content))
+
+        async with anyio.create_task_group() as tg:
+            for i in range(60):
+                tg.start_soon(one, i)
+    counts = stats(cluster.emulator)
+    assert failures == []
+    assert counts.get("oauth_login", 0) == 1
+    assert counts.get("oauth_access", 0) == 2  # the refused refresh, then the exchange after the login
+
+
 async def test_racing_commits_across_replicas_send_once(cluster: Cluster) -> None:
     control(cluster.emulator, "POST", "reset")
     clients: list[Client] = []
