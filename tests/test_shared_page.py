@@ -28,6 +28,9 @@ async def test_a_link_made_on_one_replica_is_approved_on_another_and_sends_once(
             http_app(server_b, deps_b) as base_b,
             Client(f"{base_a}/mcp") as c,
         ):
+            # 2026-07-28 retries carry state sealed by one replica and opened by any other.
+            assert deps_a.request_state_keys == deps_b.request_state_keys
+            assert len(deps_a.request_state_keys[0]) == 32
             out = await call(c, "send_message", {"token": p.daniel, "text": "Approved elsewhere"})
             assert out["status"] == "pending_approval"
             on_b = out["approval_url"].replace(base_a, base_b)
