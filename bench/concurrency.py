@@ -1,10 +1,13 @@
 """Concurrency and token refresh under load, over Streamable HTTP on loopback.
 
 200 ``search_contacts`` calls are started at once while the emulator adds 100 ms to every API
-request; the wall time of the whole wave is compared with the 100 ms floor. Waves of the peer,
-of a minimal MCPServer whose tool only sleeps 100 ms (the SDK's own floor), and of 200 direct
-``OutPerformClient`` calls (no MCP at all) run interleaved with ours, after one warm-up wave each.
-The CPU time the server process spends per call during the waves is reported too.
+request. The client is ``loadgen`` (raw HTTP replaying the SDK's JSON-RPC request, one keep-alive
+connection per call, opened before the clock starts), so its own CPU stays small and is reported
+apart from the server's. Waves of ours, of a bare ``MCPServer`` making the same API call and
+returning the same payload (``minimal_server.py``), of the same bare server's ``wait`` tool (a
+100 ms sleep: the SDK's own floor) and of the peer alternate, after one warm-up wave each; the
+servers stay up across waves. Every API pool is sized to the wave (``OUTPERFORM_MAX_CONNECTIONS``).
+The CPU time each server process spends per call during the waves is read with psutil.
 
 Token refresh: (a) the emulator revokes every access token while a wave is in flight, so the
 in-flight requests are refused and replayed; (b) the token is allowed to reach its refresh time
@@ -13,13 +16,9 @@ just before a wave starts. Either way all 200 calls must share one ``oauth_acces
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
-from pathlib import Path
+import asyncio
 from typing import Any
 
-import anyio
 import peer
 import psutil
 from common import (
@@ -32,8 +31,6 @@ from common import (
     Config,
     Report,
     Row,
-    api_settings,
-    http_client,
     http_server,
     median,
     ms,
@@ -42,42 +39,19 @@ from common import (
     server_env,
 )
 from emulator import EmulatorProcess
+from loadgen import McpHttp, Wave, wave
 
 IN_FLIGHT = 200
 LATENCY_MS = 100
 ARGS: dict[str, Any] = {"search": SEARCH, "limit": PAGE}
 FLOOR_ARGS = ("minimal_server.py", "--http", "--port", "{port}")
-
-
-ERRORS: dict[str, int] = {}
-
-
-async def wave(call: Callable[[], Awaitable[str | None]], n: int = IN_FLIGHT) -> tuple[float, int]:
-    """Start n calls at once; (wall seconds, failed calls). Error texts are counted in ERRORS."""
-    failed = 0
-
-    async def one() -> None:
-        nonlocal failed
-        error = await call()
-        if error is not None:
-            failed += 1
-            ERRORS[error] = ERRORS.get(error, 0) + 1
-
-    start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(n):
-            tg.start_soon(one)
-    return time.perf_counter() - start, failed
-
-
-def tool(client: Any, name: str, args: dict[str, Any]) -> Callable[[], Awaitable[str | None]]:
-    async def call() -> str | None:
-        result = await client.call_tool(name, args)
-        if not result.is_error:
-            return None
-        return " ".join(getattr(block, "text", "") for block in result.content)[:160]
-
-    return call
+# name -> (tool, arguments, server process key)
+CALLS: dict[str, tuple[str, dict[str, Any], str]] = {
+    "ours": (OUR_READ_TOOL, ARGS, "ours"),
+    "bare": ("search_contacts", ARGS, "bare"),
+    "sleep": ("wait", {"ms": LATENCY_MS}, "bare"),
+    "peer": (PEER_READ_TOOL, ARGS, "peer"),
+}
 
 
 def cpu_seconds(proc: psutil.Process) -> float:
@@ -85,124 +59,145 @@ def cpu_seconds(proc: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
+class Tally:
+    def __init__(self) -> None:
+        self.walls: list[float] = []
+        self.server_cpu = 0.0
+        self.client_cpu = 0.0
+        self.calls = 0
+        self.failed = 0
+
+    def add(self, w: Wave, server_cpu: float) -> None:
+        self.walls.append(w.wall)
+        self.server_cpu += server_cpu
+        self.client_cpu += w.client_cpu
+        self.calls += len(w.latencies) + len(w.errors)
+        self.failed += len(w.errors)
+
+
 async def _measure(
-    emu: EmulatorProcess,
-    cfg: Config,
-    report: Report,
-    data_dir: Path,
-    urls: dict[str, str],
-    pids: dict[str, int],
+    emu: EmulatorProcess, cfg: Config, report: Report, urls: dict[str, str], pids: dict[str, int]
 ) -> None:
-    from outperform_mcp.api.client import OutPerformClient
+    rounds = cfg.pick(2, 6)
+    clients = {name: McpHttp(url) for name, url in urls.items()}
+    for client in clients.values():
+        await client.open()
+    procs = {name: psutil.Process(pid) for name, pid in pids.items()}
+    names = [name for name in CALLS if CALLS[name][2] in clients]
+    tallies = {name: Tally() for name in names}
+    errors: dict[str, int] = {}
 
-    rounds = cfg.pick(1, 5)
-    async with (
-        OutPerformClient(api_settings(emu, data_dir)) as api,
-        http_client(urls["ours"]) as ours,
-        http_client(urls["floor"]) as floor,
-    ):
+    async def run(name: str) -> Wave:
+        tool, args, server = CALLS[name]
+        before = cpu_seconds(procs[server])
+        w = await wave(clients[server], tool, args, IN_FLIGHT)
+        # The server may still be finishing its last responses' bookkeeping: let it settle.
+        await asyncio.sleep(0.05)
+        tallies[name].add(w, cpu_seconds(procs[server]) - before)
+        for e in w.errors:
+            errors[f"{name}: {e}"] = errors.get(f"{name}: {e}", 0) + 1
+        return w
 
-        async def direct() -> str | None:
-            try:
-                await api.list_contacts(search=SEARCH, limit=PAGE)
-            except Exception as exc:
-                return f"{type(exc).__name__}: {exc}"[:160]
-            return None
-
-        calls = {
-            "ours": tool(ours, OUR_READ_TOOL, ARGS),
-            "floor": tool(floor, "wait", {"ms": LATENCY_MS}),
-        }
-        if not cfg.quick:  # an explanatory row only: the slowest wave while the API client is on httpx 0.28
-            calls["direct"] = direct
-        peer_exit = AsyncExitStack()
-        if "peer" in urls:
-            peer_client = await peer_exit.enter_async_context(http_client(urls["peer"]))
-            calls["peer"] = tool(peer_client, PEER_READ_TOOL, ARGS)
-        try:
-            emu.latency(LATENCY_MS)
-            walls: dict[str, list[float]] = {name: [] for name in calls}
-            cpu: dict[str, float] = dict.fromkeys(pids, 0.0)
-            failures: dict[str, int] = dict.fromkeys(calls, 0)
-            procs = {name: psutil.Process(pid) for name, pid in pids.items()}
-            for call in calls.values():  # warm-up: open every connection of every pool
-                await wave(call)
-            for _ in range(rounds):
-                for name, call in calls.items():
-                    before = cpu_seconds(procs[name]) if name in procs else 0.0
-                    wall, failed = await wave(call)
-                    walls[name].append(wall)
-                    failures[name] += failed
-                    if name in procs:
-                        cpu[name] += cpu_seconds(procs[name]) - before
-            # The refresh scenarios revoke every access token, the peer's static one too: close it first.
-            await _close_quietly(peer_exit)
-            refresh = await _token_refresh(emu, calls["ours"])
-        finally:
-            emu.latency(0)
-            await _close_quietly(peer_exit)
+    emu.latency(LATENCY_MS)
+    try:
+        for name in names:  # warm-up: imports, validators, every API pool opened
+            tool, args, server = CALLS[name]
+            await wave(clients[server], tool, args, IN_FLIGHT)
+        for i in range(rounds):
+            for name in names if i % 2 == 0 else reversed(names):
+                await run(name)
+        refresh = await _token_refresh(emu, clients["ours"], procs["ours"])
+    finally:
+        emu.latency(0)
 
     floor_s = LATENCY_MS / 1000
-    ours_wall = median(walls["ours"])
-    per_call = {name: cpu[name] / (rounds * IN_FLIGHT) for name in cpu}
+    t = tallies
+    ours_wall, bare_wall, sleep_wall = (median(t[n].walls) for n in ("ours", "bare", "sleep"))
+
+    def per_call(name: str, what: str) -> float:
+        return float(getattr(t[name], what)) / max(1, t[name].calls)
+
+    failed = f" ({t['ours'].failed} failed)" if t["ours"].failed else ""
     report.add(
         Row(
             "concurrency",
             f"{IN_FLIGHT} calls in flight, {LATENCY_MS} ms API latency: wall",
-            ms(ours_wall, 0) + (f" ({failures['ours']} failed)" if failures["ours"] else ""),
+            ms(ours_wall, 0) + failed,
+            f"bare MCPServer, same API call and payload {ms(bare_wall, 0)}",
+            ratio(ours_wall, bare_wall),
+            "≤ 1.5×",
+            ours_wall <= 1.5 * bare_wall and t["ours"].failed == 0,
+        ),
+        Row(
+            "concurrency",
+            "  same wave against the 100 ms floor",
+            ms(ours_wall, 0),
             f"{LATENCY_MS} ms floor",
             ratio(ours_wall, floor_s),
-            "≤ 2×",
-            ours_wall <= 2 * floor_s and failures["ours"] == 0,
         ),
         Row(
             "concurrency",
-            "  same wave, minimal MCPServer (tool sleeps 100 ms)",
-            ms(median(walls["floor"]), 0),
+            "  bare MCPServer, same API call and payload",
+            ms(bare_wall, 0) + (f" ({t['bare'].failed} failed)" if t["bare"].failed else ""),
             f"{LATENCY_MS} ms floor",
-            ratio(median(walls["floor"]), floor_s),
+            ratio(bare_wall, floor_s),
         ),
         Row(
             "concurrency",
-            "  server CPU per call during the waves",
-            ms(per_call["ours"]),
-            f"minimal MCPServer {ms(per_call['floor'])}",
-            ratio(per_call["ours"], per_call["floor"]),
+            "  bare MCPServer, tool only sleeps 100 ms (no API call)",
+            ms(sleep_wall, 0),
+            f"{LATENCY_MS} ms floor",
+            ratio(sleep_wall, floor_s),
+        ),
+        Row(
+            "concurrency",
+            "server CPU per call during the waves",
+            ms(per_call("ours", "server_cpu")),
+            f"bare MCPServer, same API call {ms(per_call('bare', 'server_cpu'))}",
+            ratio(per_call("ours", "server_cpu"), per_call("bare", "server_cpu")),
+            "≤ 1.5×",
+            per_call("ours", "server_cpu") <= 1.5 * per_call("bare", "server_cpu"),
+        ),
+        Row(
+            "concurrency",
+            "  load generator (client) CPU per call, our waves",
+            ms(per_call("ours", "client_cpu")),
+            f"server {ms(per_call('ours', 'server_cpu'))}",
+            ratio(per_call("ours", "client_cpu"), per_call("ours", "server_cpu")),
         ),
     )
-    if "direct" in walls:
-        report.add(
-            Row(
-                "concurrency",
-                "  same wave, direct API client (no MCP)",
-                ms(median(walls["direct"]), 0),
-                f"{LATENCY_MS} ms floor",
-                ratio(median(walls["direct"]), floor_s),
-            )
-        )
-    if "peer" in walls:
-        peer_wall = median(walls["peer"])
+    if "peer" in t:
+        peer_wall = median(t["peer"].walls)
         report.add(
             Row(
                 "peer",
                 f"{IN_FLIGHT} in flight, wall: ours / peer",
                 ms(ours_wall, 0),
-                f"{peer.NAME} {ms(peer_wall, 0)}" + (f" ({failures['peer']} failed)" if failures["peer"] else ""),
+                f"{peer.NAME} {ms(peer_wall, 0)}" + (f" ({t['peer'].failed} failed)" if t["peer"].failed else ""),
                 ratio(ours_wall, peer_wall),
                 "< 1 (better)",
                 ours_wall < peer_wall,
-            )
+            ),
+            Row(
+                "peer",
+                "server CPU per call: ours / peer",
+                ms(per_call("ours", "server_cpu")),
+                f"{peer.NAME} {ms(per_call('peer', 'server_cpu'))}",
+                ratio(per_call("ours", "server_cpu"), per_call("peer", "server_cpu")),
+                "< 1 (better)",
+                per_call("ours", "server_cpu") < per_call("peer", "server_cpu"),
+            ),
         )
-    for label, (access, login, wall, failed) in refresh.items():
+    for label, (access, login, wall, nfailed) in refresh.items():
         report.add(
             Row(
                 "token refresh",
                 f"{label}: oauth_access calls",
-                f"{access} (oauth_login {login})" + (f", {failed} calls failed" if failed else ""),
+                f"{access} (oauth_login {login})" + (f", {nfailed} calls failed" if nfailed else ""),
                 "1",
                 None,
                 "= 1, no call fails",
-                access == 1 and login == 0 and failed == 0,
+                access == 1 and login == 0 and nfailed == 0,
             ),
             Row(
                 "token refresh",
@@ -210,68 +205,68 @@ async def _measure(
                 ms(wall, 0),
                 f"wave without refresh {ms(ours_wall, 0)}",
                 ratio(wall, ours_wall),
-                "",
-                None,
             ),
         )
-    for error, count in sorted(ERRORS.items(), key=lambda e: -e[1]):
+    for error, count in sorted(errors.items(), key=lambda e: -e[1]):
         report.note(f"concurrency: {count} call(s) failed with: {error}")
 
 
-async def _close_quietly(stack: AsyncExitStack) -> None:
-    """Close a finished client; its idle background streams may error as the server drops them."""
-    try:
-        await stack.aclose()
-    except Exception as exc:  # an ExceptionGroup of ReadErrors at teardown, after every figure is in
-        ERRORS[f"(ignored at client teardown) {type(exc).__name__}"] = 1
-
-
 async def _token_refresh(
-    emu: EmulatorProcess, call: Callable[[], Awaitable[str | None]]
+    emu: EmulatorProcess, client: McpHttp, proc: psutil.Process
 ) -> dict[str, tuple[int, int, float, int]]:
+    tool, args, _ = CALLS["ours"]
     results: dict[str, tuple[int, int, float, int]] = {}
 
     # (a) every access token revoked while the wave is in flight: refused, refreshed once, replayed.
     emu.reset_stats()
-    outcome: list[tuple[float, int]] = []
-
-    async def run_wave() -> None:
-        outcome.append(await wave(call))
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run_wave)
-        await anyio.sleep(LATENCY_MS / 1000 / 2)
-        await anyio.to_thread.run_sync(emu.expire_tokens)
+    running = asyncio.ensure_future(wave(client, tool, args, IN_FLIGHT))
+    await asyncio.sleep(LATENCY_MS / 1000 / 2)
+    await asyncio.to_thread(emu.expire_tokens)
+    w = await running
     stats = emu.stats()
-    results["tokens revoked mid-wave"] = (stats["oauth_access"], stats["oauth_login"], *outcome[0])
+    results["tokens revoked mid-wave"] = (stats["oauth_access"], stats["oauth_login"], w.wall, len(w.errors))
 
     # (b) the token reaches its refresh time just before the wave: refreshed ahead, once.
     lifetime = 3
     emu.token_lifetime(lifetime)
     emu.expire_tokens()
-    await call()  # refused, renewed with a 3 s token: refresh due after 3 - 3/5 = 2.4 s
+    await wave(client, tool, args, 1)  # refused, renewed with a 3 s token: refresh due after 3 - 3/5 = 2.4 s
     emu.token_lifetime(3600)  # the token the wave refreshes to outlives the wave
-    await anyio.sleep(lifetime * 0.8 + 0.1)
+    await asyncio.sleep(lifetime * 0.8 + 0.1)
     emu.reset_stats()
-    wall, failed = await wave(call)
+    w = await wave(client, tool, args, IN_FLIGHT)
     stats = emu.stats()
-    results["token due for refresh as the wave starts"] = (stats["oauth_access"], stats["oauth_login"], wall, failed)
+    results["token due for refresh as the wave starts"] = (
+        stats["oauth_access"],
+        stats["oauth_login"],
+        w.wall,
+        len(w.errors),
+    )
     return results
 
 
 def run(emu: EmulatorProcess, cfg: Config, report: Report) -> None:
+    pool = str(IN_FLIGHT * 2)  # every API pool sized past the wave: nothing waits for a connection
     with scratch_dir() as data_dir:
-        floor_env = {"PATH": server_env(emu, data_dir)["PATH"], "HOME": str(data_dir)}
+        floor_env = {
+            "PATH": server_env(emu, data_dir)["PATH"],
+            "HOME": str(data_dir),
+            "FLOOR_BASE_URL": emu.base_url,
+            "FLOOR_ACCESS_TOKEN": emu.access_token(),
+        }
         floor_script = (str(BENCH / FLOOR_ARGS[0]), *FLOOR_ARGS[1:])
         with (
-            http_server(OUR_HTTP_ARGS, server_env(emu, data_dir), data_dir) as (our_url, our_proc),
+            http_server(OUR_HTTP_ARGS, server_env(emu, data_dir, OUTPERFORM_MAX_CONNECTIONS=pool), data_dir) as (
+                our_url,
+                our_proc,
+            ),
             http_server(floor_script, floor_env, data_dir) as (floor_url, floor_proc),
         ):
-            urls = {"ours": our_url, "floor": floor_url}
-            pids = {"ours": our_proc.pid, "floor": floor_proc.pid}
+            urls = {"ours": our_url, "bare": floor_url}
+            pids = {"ours": our_proc.pid, "bare": floor_proc.pid}
             if peer.available():
-                with peer.over_http(emu, data_dir) as peer_url:
-                    urls["peer"] = peer_url
-                    anyio.run(_measure, emu, cfg, report, data_dir, urls, pids)
+                with peer.over_http(emu, data_dir) as (peer_url, peer_proc):
+                    urls["peer"], pids["peer"] = peer_url, peer_proc.pid
+                    asyncio.run(_measure(emu, cfg, report, urls, pids))
             else:
-                anyio.run(_measure, emu, cfg, report, data_dir, urls, pids)
+                asyncio.run(_measure(emu, cfg, report, urls, pids))

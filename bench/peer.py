@@ -10,6 +10,7 @@ rows are skipped and the table says so.
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -61,6 +62,6 @@ async def in_process(emu: EmulatorProcess) -> AsyncIterator[Any]:
 
 
 @contextmanager
-def over_http(emu: EmulatorProcess, data_dir: Path) -> Iterator[str]:
-    with http_server(HTTP_ARGS, env(emu, data_dir, emu.access_token()), data_dir) as (url, _):
-        yield url
+def over_http(emu: EmulatorProcess, data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    with http_server(HTTP_ARGS, env(emu, data_dir, emu.access_token()), data_dir) as (url, proc):
+        yield url, proc

@@ -30,7 +30,7 @@ def build_peer(base_url: str, token: str) -> Any:
         base_url=base_url.rstrip("/"),
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         timeout=30,
-        limits=httpx2.Limits(max_connections=100, max_keepalive_connections=100),
+        limits=httpx2.Limits(max_connections=1000, max_keepalive_connections=1000),
     )
     return FastMCP.from_openapi(openapi_spec=load_spec(), client=http, name="outperform-openapi")
 

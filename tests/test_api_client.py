@@ -18,6 +18,7 @@ from outperform_mcp.api.client import OutPerformClient
 from outperform_mcp.api.models import NewContact
 from outperform_mcp.settings import ApiSettings
 
+from .inbox_harness import eventually
 from .support import Monotonic, api_settings, control
 
 pytestmark = pytest.mark.anyio
@@ -391,3 +392,26 @@ async def test_secrets_never_reach_the_logs(
     assert caplog.records
     for secret in held:
         assert secret not in text
+
+
+async def test_send_waiting_for_a_pooled_connection_is_not_sent(emulator: Any, tmp_path: Path) -> None:
+    # One connection, held by a slow read: the send gives up waiting for it before anything is
+    # written, so it is reported as not sent (safe to try again), not as an unknown outcome.
+    settings = api_settings(emulator, tmp_path, max_connections=1, connect_timeout=0.3)
+    daniel = await token_of(emulator, "Daniel Lee")
+    async with OutPerformClient(settings) as api:
+        await api.list_labels()  # the token, before the API slows down
+        control(emulator, "POST", "faults", {"latency_ms": 3000})
+        before = stats(emulator)["list_labels"]
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(api.list_labels)
+                # The read holds the only connection once the API has it.
+                await eventually(lambda: stats(emulator)["list_labels"] > before)
+                with pytest.raises(errors.UpstreamUnavailable, match="not sent"):
+                    await api.send_session_message(daniel, "Waiting for the pool")
+                tg.cancel_scope.cancel()
+        finally:
+            control(emulator, "DELETE", "faults")
+    sent = [s for s in control(emulator, "GET", "sent")["data"] if s["text"] == "Waiting for the pool"]
+    assert sent == []

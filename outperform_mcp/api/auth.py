@@ -1,8 +1,8 @@
 """Token management: login → access token → rotating refresh token, refreshed ahead of expiry.
 
-``TokenManager`` owns the tokens; ``BearerAuth`` is the httpx ``Auth`` flow that puts the access
-token on each request and, when the API refuses it anyway, refreshes once and replays the request
-(the refused request was not acted on, so replaying is safe even for a send).
+``TokenManager`` owns the tokens (one renewal at a time, under a lock); ``with_bearer`` puts the
+access token on a request and, when the API refuses it anyway, refreshes once and replays the
+request (the refused request was not acted on, so replaying is safe even for a send).
 
 Several processes with one account share their tokens through a ``TokenShare`` (the store
 implements it): the refresh token rotates, so one process refreshing would log the others out.
@@ -18,14 +18,13 @@ import json
 import logging
 import os
 import time
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import anyio
-import httpx2
 from pydantic import SecretStr, ValidationError
 
 from .errors import MalformedResponse, OutPerformError, Unauthorized
@@ -246,23 +245,23 @@ class TokenManager:
             raise MalformedResponse("oauth_access answered without a usable access token") from exc
 
 
-class BearerAuth(httpx2.Auth):
-    """httpx auth flow: bearer token in, one refresh-and-replay when the token is refused."""
+class Answered(Protocol):
+    @property
+    def status(self) -> int: ...
 
-    def __init__(self, tokens: TokenManager) -> None:
-        self._tokens = tokens
 
-    def sync_auth_flow(self, request: httpx2.Request) -> object:  # type: ignore[override]
-        raise RuntimeError("BearerAuth is async-only")
+A = TypeVar("A", bound=Answered)
 
-    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        token = await self._tokens.access_token()
-        request.headers["Authorization"] = f"Bearer {token}"
-        response = yield request
-        if response.status_code in (401, 403):
-            # Read the refusal to the end first: that hands its pooled connection back, so the
-            # refresh (and every other refused request) never waits on a pool this one holds.
-            await response.aread()
-            token = await self._tokens.refused(token)
-            request.headers["Authorization"] = f"Bearer {token}"
-            yield request
+
+async def with_bearer(tokens: TokenManager, send: Callable[[str], Awaitable[A]]) -> A:
+    """Send with the access token; when the API refuses it anyway, refresh once and replay once.
+
+    ``send`` must have read the refusal to the end before it returns: that hands its pooled
+    connection back, so the refresh (and every other refused request) never waits on a pool this
+    one holds. The refused request was not acted on, so replaying it is safe even for a send.
+    """
+    token = await tokens.access_token()
+    answer = await send(token)
+    if answer.status in (401, 403):
+        answer = await send(await tokens.refused(token))
+    return answer

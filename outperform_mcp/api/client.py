@@ -1,13 +1,13 @@
 """Typed async client for the OutPerform Conversation API (knows nothing of MCP).
 
-One shared ``httpx2.AsyncClient`` (the httpx fork the MCP SDK already depends on; its connection
-pool stays linear with hundreds of requests in flight, where httpx 0.28's rescans the pool per
-request). Reads are retried with backoff; sends never are once the request may have reached the
-server.
+One shared HTTP session (``transport.HttpSession``, aiohttp). Tokens go through ``auth.with_bearer``
+(one refresh at a time, one replay of a refused request). Reads are retried with backoff; sends
+never are once the request may have reached the server.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -16,7 +16,6 @@ from datetime import date
 from typing import Any, TypeVar
 
 import anyio
-import httpx2
 from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
@@ -27,7 +26,7 @@ from tenacity import (
 )
 
 from ..settings import ApiSettings
-from .auth import BearerAuth, RefreshTokenFile, TokenManager
+from .auth import RefreshTokenFile, TokenManager, with_bearer
 from .errors import (
     BadRequest,
     ConfigurationError,
@@ -53,12 +52,10 @@ from .models import (
     SendResult,
     Sentiment,
 )
+from .transport import Answer, HttpSession, NotSent, TransportError
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-
-# Transport failures that prove the request never left this process: a send may report "not sent".
-_NOT_WRITTEN = (httpx2.ConnectError, httpx2.ConnectTimeout, httpx2.PoolTimeout, httpx2.UnsupportedProtocol)
 
 
 class _Transient(Exception):
@@ -68,7 +65,7 @@ class _Transient(Exception):
         self.error = error
 
 
-def _retry_after(response: httpx2.Response) -> float | None:
+def _retry_after(response: Answer) -> float | None:
     value = response.headers.get("retry-after")
     try:
         return max(0.0, float(value)) if value is not None else None
@@ -76,19 +73,19 @@ def _retry_after(response: httpx2.Response) -> float | None:
         return None
 
 
-def _error_text(response: httpx2.Response) -> str:
+def _error_text(response: Answer) -> str:
     try:
-        body = response.json()
+        body = json.loads(response.body)
     except ValueError:
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         return str(body["error"])[:300]
-    return f"HTTP {response.status_code}"
+    return f"HTTP {response.status}"
 
 
-def error_for(response: httpx2.Response, operation: str) -> OutPerformError:
+def error_for(response: Answer, operation: str) -> OutPerformError:
     """Map an API error answer to its typed exception."""
-    status = response.status_code
+    status = response.status
     text = f"{operation}: {_error_text(response)}"
     if status == 400 and ("24-hour" in text or "session window" in text):
         return SessionWindowClosed(text)
@@ -157,8 +154,14 @@ class OutPerformClient:
         assert settings.client_secret is not None
         self.settings = settings
         self._sleep = sleep  # the backoff between read attempts (tests record it instead of waiting)
-        # The HTTP client is built on first use: it loads the TLS trust store, which start-up can skip.
-        self._http_client: httpx2.AsyncClient | None = None
+        self._base = settings.base_url.rstrip("/") + "/"
+        # Opened on first use: start-up never needs it.
+        self._http = HttpSession(
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            max_connections=settings.max_connections,
+            headers={"Accept": "application/json", "User-Agent": "outperform-mcp/0.1"},
+        )
         persist = settings.persist_refresh_token if persist_tokens is None else persist_tokens
         token_file = (
             RefreshTokenFile(
@@ -175,7 +178,6 @@ class OutPerformClient:
             token_file=token_file,
             clock=clock,
         )
-        self._auth = BearerAuth(self.tokens)
 
     async def __aenter__(self) -> OutPerformClient:
         return self
@@ -183,24 +185,25 @@ class OutPerformClient:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    @property
-    def _http(self) -> httpx2.AsyncClient:
-        if self._http_client is None:
-            # httpx2 logs every URL at INFO, and oauth_login carries the client secret in its query.
-            logger = logging.getLogger("httpx2")
-            logger.setLevel(max(logging.WARNING, logger.level))
-            s = self.settings
-            self._http_client = httpx2.AsyncClient(
-                base_url=s.base_url,
-                timeout=httpx2.Timeout(s.read_timeout, connect=s.connect_timeout),
-                limits=httpx2.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
-                headers={"Accept": "application/json", "User-Agent": "outperform-mcp/0.1"},
-            )
-        return self._http_client
-
     async def aclose(self) -> None:
-        if self._http_client is not None:
-            await self._http_client.aclose()
+        await self._http.aclose()
+
+    async def _send(
+        self, method: str, path: str, *, params: Mapping[str, str] | None, body: Any, token: str | None
+    ) -> Answer:
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else None
+        return await self._http.send(method, self._base + path.lstrip("/"), params=params, json=body, headers=headers)
+
+    async def _request(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, body: Any = None, auth: bool = True
+    ) -> Answer:
+        if not auth:
+            return await self._send(method, path, params=params, body=body, token=None)
+
+        async def send(token: str) -> Answer:
+            return await self._send(method, path, params=params, body=body, token=token)
+
+        return await with_bearer(self.tokens, send)
 
     def _scrub(self, error: OutPerformError) -> OutPerformError:
         for secret in self.tokens.secrets():
@@ -246,38 +249,36 @@ class OutPerformClient:
         # The real API has been seen reading list parameters from a JSON body on GET; send both.
         body = dict(params) if authenticated and params else None
         try:
-            response = await self._http.request(
-                "GET", path, params=params, json=body, auth=self._auth if authenticated else None
-            )
-        except httpx2.TransportError as exc:
-            raise _Transient(UpstreamUnavailable(f"{path}: {type(exc).__name__}")) from None
-        if response.status_code == 429 or response.status_code >= 500:
+            response = await self._request("GET", path, params=params, body=body, auth=authenticated)
+        except TransportError as exc:
+            raise _Transient(UpstreamUnavailable(f"{path}: {exc}")) from None
+        if response.status == 429 or response.status >= 500:
             raise _Transient(error_for(response, path))
-        if response.status_code >= 400:
+        if response.status >= 400:
             raise self._scrub(error_for(response, path))
         try:
-            return response.json()
+            return json.loads(response.body)
         except ValueError:
             raise _Transient(MalformedResponse(f"{path}: the answer is not JSON")) from None
 
     async def _write(self, path: str, body: dict[str, Any], *, is_send: bool) -> Any:
         """POST once. For a send, a failure after the request may have been written is 'unknown'."""
         try:
-            response = await self._http.post(path, json=body, auth=self._auth)
-        except _NOT_WRITTEN as exc:
-            raise UpstreamUnavailable(f"{path}: not sent, {type(exc).__name__}") from None
-        except httpx2.TransportError as exc:
+            response = await self._request("POST", path, body=body)
+        except NotSent as exc:
+            raise UpstreamUnavailable(f"{path}: not sent, {exc}") from None
+        except TransportError as exc:
             if is_send:
                 raise SendOutcomeUnknown(f"{path}: connection failed after the request was sent") from exc
-            raise UpstreamUnavailable(f"{path}: {type(exc).__name__}; the outcome is unknown") from None
-        if response.status_code >= 400:
+            raise UpstreamUnavailable(f"{path}: {exc}; the outcome is unknown") from None
+        if response.status >= 400:
             error = self._scrub(error_for(response, path))
             # A 500 or 504 may come after the message went out; only 429/503 say it did not.
-            if is_send and response.status_code >= 500 and response.status_code != 503:
+            if is_send and response.status >= 500 and response.status != 503:
                 raise SendOutcomeUnknown(f"{error.message}: the server failed mid-request")
             raise error
         try:
-            return response.json()
+            return json.loads(response.body)
         except ValueError:
             if is_send:
                 raise SendOutcomeUnknown(f"{path}: the answer is not JSON") from None

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import server as sdk_server
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.request_state import RequestStateSecurity
 
@@ -50,6 +51,23 @@ def mirror_tools(deps: Deps) -> list[str]:
         return []
     load_all()
     return [name for name, t in REGISTRY.items() if t.toolset in MIRROR_TOOLSETS]
+
+
+@contextmanager
+def _sdk_logging_left_alone() -> Iterator[None]:
+    """Construct MCPServer without its ``configure_logging``.
+
+    It imports rich whenever rich is installed (about 200 ms of start-up here) to build a handler
+    that ``logging.basicConfig`` then drops, because the CLI configured logging first; a host
+    embedding the server configures its own.
+    """
+    module = vars(sdk_server)
+    saved = module["configure_logging"]
+    module["configure_logging"] = lambda *args, **kwargs: None
+    try:
+        yield
+    finally:
+        module["configure_logging"] = saved
 
 
 def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Path | None = None) -> MCPServer:
@@ -101,21 +119,22 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
                 required_scopes=[SCOPE],
             ),
         }
-    server: MCPServer = MCPServer(
-        name="outperform",
-        title="OutPerform WhatsApp & CRM",
-        instructions=INSTRUCTIONS,
-        version=__version__,
-        lifespan=lifespan,
-        log_level="WARNING",
-        subscriptions=deps.bus,
-        tools=tools,
-        # Replicas sharing a database share the key, so a retry may land on any of them.
-        request_state_security=RequestStateSecurity(keys=list(deps.request_state_keys))
-        if deps.request_state_keys
-        else None,
-        **auth,
-    )
+    with _sdk_logging_left_alone():
+        server: MCPServer = MCPServer(
+            name="outperform",
+            title="OutPerform WhatsApp & CRM",
+            instructions=INSTRUCTIONS,
+            version=__version__,
+            lifespan=lifespan,
+            log_level="WARNING",
+            subscriptions=deps.bus,
+            tools=tools,
+            # Replicas sharing a database share the key, so a retry may land on any of them.
+            request_state_security=RequestStateSecurity(keys=list(deps.request_state_keys))
+            if deps.request_state_keys
+            else None,
+            **auth,
+        )
     for r in surface.resources:
         server.resource(r.uri, name=r.name, title=r.title, mime_type=r.mime_type)(bind_resource(r.fn, deps))
     if surface.resources:

@@ -2,7 +2,8 @@
 
 Features that need plain HTTP routes (the webhook receiver, the approval page) add a provider to
 ``ROUTE_PROVIDERS``; over HTTP the routes join ``/mcp`` on one app, and in stdio mode they get a
-loopback listener of their own (``OUTPERFORM_LISTEN_HOST``/``_PORT``).
+loopback listener of their own (``OUTPERFORM_LISTEN_HOST``/``_PORT``), bound at start and served
+from its first connection on.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
 from functools import partial
+from typing import Literal
 
 import anyio
 import anyio.abc
@@ -118,10 +120,13 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
         store.close()
 
 
-def _uvicorn(app: Starlette, host: str, port: int) -> uvicorn.Server:
+def _uvicorn(app: Starlette, host: str, port: int, *, lifespan: Literal["on", "off"] = "on") -> uvicorn.Server:
     # access_log off: URLs can carry the webhook secret as a path segment. No websockets: nothing
     # here speaks them, and loading the implementation costs start-up time.
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", ws="none")
+    # http="auto" picks httptools where it is installed (a dependency on CPython), h11 elsewhere.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan, ws="none", http="auto"
+    )
     return uvicorn.Server(config)
 
 
@@ -189,11 +194,21 @@ async def serve_stdio(server: MCPServer, deps: Deps) -> None:
     # Bound already, so the page's address is known before the first tool call needs it.
     deps.public_url = f"http://{host}:{sock.getsockname()[1]}"
     log.info("side listener (approval page, webhook) on %s", deps.public_url)
-    side = _uvicorn(Starlette(routes=routes), host, deps.settings.listen_port)
+    # No lifespan: the side app has none, and a cancelled lifespan task logs a traceback at exit.
+    side = _uvicorn(Starlette(routes=routes), host, deps.settings.listen_port, lifespan="off")
+
+    async def serve_from_first_connection() -> None:
+        # The socket listens already, so a first visitor (or webhook) waits in the backlog while
+        # uvicorn starts; starting it only then keeps its start-up work off the host's start.
+        await anyio.wait_readable(sock)
+        await side.serve(sockets=[sock])
+
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(partial(side.serve, sockets=[sock]))
+            tg.start_soon(serve_from_first_connection)
             await server.run_stdio_async()
-            side.should_exit = True
+            # The client closed stdin: stop now. uvicorn's own exit (should_exit) waits for its
+            # 0.1 s poll and a graceful shutdown, for pages nobody can act on any more.
+            tg.cancel_scope.cancel()
     finally:
         sock.close()
