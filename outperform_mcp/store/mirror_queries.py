@@ -11,10 +11,11 @@ Definitions (also in the README):
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from .db import Connection
 
 SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label", "campaign"]
 GroupBy = Literal["none", "label", "day", "week", "template", "campaign"]
@@ -106,7 +107,7 @@ def _segment_sql(
 
 
 def segment(
-    conn: sqlite3.Connection,
+    conn: Connection,
     kind: SegmentKind,
     *,
     now: int,
@@ -195,7 +196,7 @@ def _filter(label: str | None, token: str) -> tuple[str, list[object]]:
 
 
 def _percentiles(
-    conn: sqlite3.Connection, select: str, args: list[object]
+    conn: Connection, select: str, args: list[object]
 ) -> dict[tuple[object, str], tuple[float | None, float | None]]:
     """(group, side) -> (median, p90) over rows ``(g, side, d)`` of ``select`` (sorted here: faster
     than window functions in SQLite for these sizes)."""
@@ -210,7 +211,7 @@ def _minutes(seconds: float | None) -> float | None:
 
 
 def report(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     group_by: GroupBy,
     start: int,
@@ -319,7 +320,7 @@ def _columns(metrics: Sequence[Metric]) -> list[str]:
     return out
 
 
-def _template_report(conn: sqlite3.Connection, *, start: int, end: int, label: str | None) -> Table:
+def _template_report(conn: Connection, *, start: int, end: int, label: str | None) -> Table:
     extra, extra_args = _filter(label, "m.token")
     base = (
         "FROM mirror_messages m WHERE m.direction = 'outbound' AND m.type = 'template' "
@@ -368,7 +369,7 @@ class Session:
     messages: list[tuple[int | None, str, str]]  # (at, direction, text)
 
 
-def chatbot_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
+def chatbot_session(conn: Connection, session_id: str) -> Session | None:
     row = conn.execute("SELECT * FROM mirror_chatbot WHERE id = ?", (session_id,)).fetchone()
     if row is None:
         return None
@@ -389,7 +390,7 @@ def chatbot_session(conn: sqlite3.Connection, session_id: str) -> Session | None
 
 
 def chatbot_sessions(
-    conn: sqlite3.Connection, *, token: str | None, sentiment: str | None, limit: int, before: int | None
+    conn: Connection, *, token: str | None, sentiment: str | None, limit: int, before: int | None
 ) -> list[Session]:
     """Sessions newest first (``before``: started before this moment, for paging)."""
     where: list[str] = ["1 = 1"]
@@ -426,7 +427,7 @@ def chatbot_sessions(
 # -- campaigns -------------------------------------------------------------------------------
 
 
-def thread_from(conn: sqlite3.Connection, token: str, since: int) -> list[tuple[int, str, str]]:
+def thread_from(conn: Connection, token: str, since: int) -> list[tuple[int, str, str]]:
     """(at, direction, text) of the contact's messages from a day before ``since`` on, in thread
     order (the API's clock and ours may differ, and its times may be coarser than ours)."""
     rows = conn.execute(
@@ -436,7 +437,7 @@ def thread_from(conn: sqlite3.Connection, token: str, since: int) -> list[tuple[
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def labelled(conn: sqlite3.Connection, label: str, tokens: Sequence[str]) -> set[str]:
+def labelled(conn: Connection, label: str, tokens: Sequence[str]) -> set[str]:
     """Which of ``tokens`` carry ``label``."""
     rows = conn.execute("SELECT token FROM mirror_contact_labels WHERE label = ?", (label,))
     wanted = set(tokens)
@@ -459,7 +460,7 @@ class ThreadRow:
 
 
 def awaiting_threads(
-    conn: sqlite3.Connection, *, start: int | None, end: int | None, offset: int, limit: int
+    conn: Connection, *, start: int | None, end: int | None, offset: int, limit: int
 ) -> tuple[list[ThreadRow], int]:
     """Threads whose last message is inbound, longest waiting first (then by token), with the last
     message in [start, end) when given; one page and the total."""
