@@ -12,13 +12,16 @@ import anyio
 import httpx
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
 from outperform_mcp.api.errors import OutPerformError
-from outperform_mcp.server.app import Selection
-from outperform_mcp.settings import GuardSettings, MirrorSettings
+from outperform_mcp.server.app import Selection, build_server
+from outperform_mcp.server.runtime import open_deps
+from outperform_mcp.settings import GuardSettings, MirrorSettings, Settings, StoreSettings
 from outperform_mcp.store import mirror
 
-from .support import call, control, error_text, eventually
+from .pg import fresh_schema
+from .support import api_settings, call, control, error_text, eventually
 from .support import server_for as _server_for
 
 pytestmark = pytest.mark.anyio
@@ -393,3 +396,20 @@ async def test_a_page_failing_in_a_first_pass_is_an_api_error_not_a_crash(emulat
         control(emulator, "POST", "faults", {"rules": []})
         report = await deps.mirror.sync()  # resumes where it stopped
     assert report.stored["contacts"] > 0
+
+
+async def test_awaiting_reply_on_a_shared_store_reads_the_api(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    # The mirror is SQLite's only: with a PostgreSQL store the waiting threads come from every API page.
+    expected = awaiting_from_raw(emulator, auth_headers)
+    with fresh_schema() as url:
+        settings = Settings(api=api_settings(emulator, tmp_path), store=StoreSettings(database_url=SecretStr(url)))
+        async with open_deps(settings) as deps, Client(build_server(deps)) as c:
+            pages = [await call(c, "list_conversations", {"awaiting_reply": True, "limit": 50})]
+            while pages[-1]["next_page"]:
+                args = {"awaiting_reply": True, "limit": 50, "page": pages[-1]["next_page"]}
+                pages.append(await call(c, "list_conversations", args))
+    assert [i["token"] for p in pages for i in p["items"]] == expected
+    assert pages[0]["total"] == len(expected)
+    assert pages[0]["as_of"] is None
