@@ -37,10 +37,8 @@ class RecipientState:
     name: str
     phone: str
     status: str  # pending, sent, failed, unknown, rejected, expired, refused (its latest message)
-    templates: list[str]
     sent_at: datetime | None  # when its first message went out
     replied_at: datetime | None = None
-    reply_source: str | None = None  # inbox | conversation
     opted_out_at: datetime | None = None
 
 
@@ -83,12 +81,6 @@ class CampaignView:
             if r.replied_at is None and r.opted_out_at is None and r.sent_at is not None and r.sent_at <= cutoff
         ]
 
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.recipients:
-            out[r.status] = out.get(r.status, 0) + 1
-        return out
-
 
 def _status(row: SendRecord) -> str:
     return "pending" if row.status in PENDING else row.status
@@ -100,11 +92,9 @@ def _recipients(rows: Sequence[SendRecord]) -> list[RecipientState]:
         went_out = row.sending_at if row.status in WENT_OUT else None
         state = by_token.get(row.token)
         if state is None:
-            state = by_token[row.token] = RecipientState(row.token, row.name, row.phone, _status(row), [], went_out)
+            state = by_token[row.token] = RecipientState(row.token, row.name, row.phone, _status(row), went_out)
         state.status = _status(row)
         state.sent_at = state.sent_at or went_out
-        if row.template and row.template not in state.templates:
-            state.templates.append(row.template)
     return list(by_token.values())
 
 
@@ -147,7 +137,7 @@ async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> 
     facts = await store.run(lambda conn: inbox_facts(conn, wanted))
     for person, fact in zip(reached, facts, strict=True):
         if fact.replies:
-            person.replied_at, person.reply_source = fact.replies[0][0], "inbox"
+            person.replied_at = fact.replies[0][0]
         person.opted_out_at = next((at for at, opt_out in fact.replies if opt_out), None) or fact.opted_out_at
     errors: list[str] = []
     limiter = anyio.CapacityLimiter(_API_CONCURRENCY)
@@ -163,8 +153,8 @@ async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> 
         if conv is None:
             return
         replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token])
-        if replied and (person.replied_at is None or replied < person.replied_at):
-            person.replied_at, person.reply_source = replied, "conversation"
+        if replied:  # only recipients without an inbox reply get here
+            person.replied_at = replied
         if opted and person.opted_out_at is None:
             person.opted_out_at = opted
 
