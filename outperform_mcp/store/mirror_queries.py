@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label"]
 GroupBy = Literal["none", "label", "day", "week", "template"]
@@ -28,16 +28,7 @@ Metric = Literal[
     "awaiting",
     "sentiment",
 ]
-METRICS: tuple[Metric, ...] = (
-    "contacts",
-    "inbound",
-    "outbound",
-    "reply_rate",
-    "our_reply_min",
-    "their_reply_min",
-    "awaiting",
-    "sentiment",
-)
+METRICS: tuple[Metric, ...] = get_args(Metric)  # every metric, in report column order
 WINDOW_S = 24 * 3600
 DAY_S = 86400
 
