@@ -114,7 +114,7 @@ async def create_contact(
                 "pass it as one line of plain text"
             )
     api = deps(ctx).api
-    # Assumption: the API takes E.164 digits (its page shows a local number in one example and an
+    # ASSUMPTION: the API takes E.164 digits (its page shows a local number in one example and an
     # international one in the webhook's); one form keeps one contact per subscriber.
     try:
         number = phones.normalise(phone, api.settings.default_country)
