@@ -136,10 +136,9 @@ async def create_contact(
 async def _existing(api: OutPerformClient, number: str) -> Contact | None:
     """The contact that already has this number (what a duplicate-record refusal refers to)."""
     try:
-        page = await api.list_contacts(search=number, limit=10)
+        return await api.find_by_phone(number)
     except OutPerformError:
         return None
-    return next((c for c in page.items if phones.same(c.phone, number, api.settings.default_country)), None)
 
 
 @tool("contacts", title="List labels", read_only=True)
