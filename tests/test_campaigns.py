@@ -246,3 +246,21 @@ async def test_replies_read_from_the_conversation_when_no_webhook_came_and_days_
     by_token = {r["token"]: r for r in report["recipients"]}
     assert by_token[p.aisha]["replied_at"] is not None
     assert by_token[p.daniel]["replied_at"] is None
+
+
+async def test_a_configured_opt_out_phrase_counts_in_the_campaign_report(emulator: Any, tmp_path: Path) -> None:
+    """OUTPERFORM_OPT_OUT_PHRASES reaches the report too: a reply read from the API's thread (no
+    webhook here) that is only a configured phrase is an opt-out, as it is for the send policy."""
+    p = people(emulator)
+    async with (
+        guarded(emulator, tmp_path, opt_out_phrases=("no more promos",)) as (server, _),
+        Client(server, elicitation_callback=Human()) as c,
+    ):
+        out = await call(
+            c, "send_template", {"tokens": [p.aisha], "template": "reengagement_hello_v1", "params": ["{first_name}"]}
+        )
+        assert out["status"] == "sent"
+        await inbound(emulator, prospect_token=p.aisha, text="No more promos, thanks", deliver=False)
+        report = await call(c, "get_campaign", {})
+    assert (report["replied"], report["opted_out"]) == (1, 1)
+    assert report["recipients"][0]["opted_out_at"] is not None

@@ -20,10 +20,10 @@ from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..api.models import Conversation
 from ..store import campaigns as store_campaigns
-from ..store import contacts
 from ..store.campaigns import Campaign
 from ..store.db import Store
 from ..store.journal import WENT_OUT, SendRecord
+from ..store.optout import OptOutRules
 from ..store.replies import inbox_facts
 from .model import Draft
 
@@ -98,7 +98,9 @@ def _recipients(rows: Sequence[SendRecord]) -> list[RecipientState]:
     return list(by_token.values())
 
 
-def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[datetime | None, datetime | None]:
+def _reply_in_thread(
+    conv: Conversation, rows: Sequence[SendRecord], rules: OptOutRules
+) -> tuple[datetime | None, datetime | None]:
     """First inbound message after our first campaign message in the API's thread, and the first
     opt-out after it. Our message is found by its exact text, else by time."""
     messages = conv.messages
@@ -119,12 +121,13 @@ def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[da
             return None, None
     after = [m for m in messages[start + 1 :] if m.direction == "inbound"]
     replied = after[0].timestamp if after else None
-    opted = next((m.timestamp for m in after if contacts.is_opt_out(m.text)), None)
+    opted = next((m.timestamp for m in after if rules.matches(m.text)), None)
     return replied, opted
 
 
-async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> CampaignView | None:
-    """The campaign ``key`` (id or name) as of ``now``, or None when there is no such campaign."""
+async def view(api: OutPerformClient, store: Store, key: str, now: datetime, rules: OptOutRules) -> CampaignView | None:
+    """The campaign ``key`` (id or name) as of ``now``, or None when there is no such campaign.
+    ``rules``: the configured opt-out phrases, the same the inbox and the send policy use."""
 
     found = await store.run(lambda conn: store_campaigns.load(conn, key))
     if found is None:
@@ -152,7 +155,7 @@ async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> 
         conv = next((c for c in threads if c.token == person.token), None)
         if conv is None:
             return
-        replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token])
+        replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token], rules)
         if replied:  # only recipients without an inbox reply get here
             person.replied_at = replied
         if opted and person.opted_out_at is None:
