@@ -104,10 +104,6 @@ class InboxService:
             await tg.start(self.intake.run)
             task_status.started()
 
-    @property
-    def running(self) -> bool:
-        return self.intake.running
-
     async def ingest(self, event: events.NewEvent) -> events.Stored:
         """Store one event durably; returns once it is committed (or was already stored)."""
         return await self.intake.ingest(event)
