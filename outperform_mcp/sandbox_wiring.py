@@ -89,9 +89,15 @@ def forget_mirror(data_dir: Path) -> None:
 def run_emulator(settings: Settings, host: str, port: int) -> int:
     """``outperform-mcp sandbox``: only the emulator, until Ctrl-C."""
     from .sandbox.runner import EmulatorServer
+    from .server.runtime import ListenError
 
     emulator, client_id, secret = _emulator(settings.api)
-    with EmulatorServer(emulator, host=host, port=port) as srv:
+    srv = EmulatorServer(emulator, host=host, port=port)
+    try:
+        srv.start()
+    except OSError as exc:  # a taken port: the same one clear line as the server's
+        raise ListenError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port") from None
+    try:
         print(f"OutPerform API emulator at {srv.base_url}", file=sys.stderr)
         print(f"  client id:     {client_id}", file=sys.stderr)
         shown = "(from OUTPERFORM_CLIENT_SECRET)" if settings.api.client_secret else secret
@@ -99,6 +105,8 @@ def run_emulator(settings: Settings, host: str, port: int) -> int:
         print(f"  controls:      {srv.root_url}/_sandbox/stats  (Ctrl-C to stop)", file=sys.stderr)
         with suppress(KeyboardInterrupt):
             srv.wait()
+    finally:
+        srv.stop()
     return 0
 
 
