@@ -22,6 +22,7 @@ from outperform_mcp.mirror.sync import Mirror
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.settings import MirrorSettings
 from outperform_mcp.store import inbox as events
+from outperform_mcp.store import optout
 from outperform_mcp.store.journal import SendRecord
 
 from .guard_harness import Human, guard_settings, guarded, http_app, open_page, people, sent
@@ -359,6 +360,24 @@ def _thread(*messages: tuple[float, str, str]) -> Conversation:
 def test_reply_in_thread_across_clocks(
     thread: Conversation, send: SendRecord, replied_after_s: float | None, opted_after_s: float | None
 ) -> None:
-    replied, opted = _reply_in_thread(thread, [send])
+    replied, opted = _reply_in_thread(thread, [send], optout.DEFAULT)
     assert replied == (None if replied_after_s is None else T0 + timedelta(seconds=replied_after_s))
     assert opted == (None if opted_after_s is None else T0 + timedelta(seconds=opted_after_s))
+
+
+async def test_a_configured_opt_out_phrase_counts_in_the_campaign_report(emulator: Any, tmp_path: Path) -> None:
+    """OUTPERFORM_OPT_OUT_PHRASES reaches the report too: a reply read from the API's thread (no
+    webhook here) that is only a configured phrase is an opt-out, as it is for the send policy."""
+    p = people(emulator)
+    async with (
+        guarded(emulator, tmp_path, opt_out_phrases=("no more promos",)) as (server, _),
+        Client(server, elicitation_callback=Human()) as c,
+    ):
+        out = await call(
+            c, "send_template", {"tokens": [p.aisha], "template": "reengagement_hello_v1", "params": ["{first_name}"]}
+        )
+        assert out["status"] == "sent"
+        await inbound(emulator, prospect_token=p.aisha, text="No more promos, thanks", deliver=False)
+        report = await call(c, "get_campaign", {})
+    assert (report["replied"], report["opted_out"]) == (1, 1)
+    assert report["recipients"][0]["opted_out_at"] is not None

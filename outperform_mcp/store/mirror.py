@@ -444,7 +444,7 @@ def absorb_local(conn: Connection) -> int:
     if "inbox_events" in tables:
         since = int(_cursor(conn, "inbox", "0"))
         rows = conn.execute(
-            """SELECT e.id, e.kind, e.text, e.sent_at, COALESCE(e.token, c.token) AS token
+            """SELECT e.id, e.kind, e.text, e.sent_at, e.opt_out, COALESCE(e.token, c.token) AS token
                FROM inbox_events e LEFT JOIN mirror_contacts c ON c.phone = e.phone
                WHERE e.id > ? ORDER BY e.id""",
             (since,),
@@ -459,7 +459,8 @@ def absorb_local(conn: Connection) -> int:
             cur = conn.execute(
                 """INSERT OR IGNORE INTO mirror_messages (token, at, direction, type, text, source, local_ref, opt_out)
                    VALUES (?, ?, 'inbound', ?, ?, 'webhook', ?, ?)""",
-                (r["token"], at, r["kind"], r["text"], f"webhook:{r['id']}", int(contact_state.is_opt_out(r["text"]))),
+                # The inbox decided opt-out on arrival, with the configured phrases: keep its answer.
+                (r["token"], at, r["kind"], r["text"], f"webhook:{r['id']}", int(r["opt_out"])),
             )
             added += cur.rowcount
             touched.add(r["token"])

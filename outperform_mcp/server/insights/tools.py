@@ -19,6 +19,7 @@ from ...mirror.sync import Mirror
 from ...store import mirror_fts, mirror_queries
 from ...store.db import Connection
 from ...store.mirror import Freshness, epoch, iso
+from ...store.optout import OptOutRules
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
 from ..params import EndDate, StartDate, Token, check_range
@@ -217,11 +218,12 @@ async def segment(
     now = int(mirror.clock())
     since_ts = int(datetime.combine(since, time.min, UTC).timestamp()) if since else None
     opt_out = tuple(deps(ctx).guard.settings.opt_out_labels)
+    rules = deps(ctx).guard.opt_out
     try:
         if kind == "campaign":
             assert campaign is not None
             page, freshness = await mirror.read(
-                lambda conn: _campaign_segment(conn, campaign, replied, label, mirror.clock(), cursor, limit)
+                lambda conn: _campaign_segment(conn, campaign, replied, label, mirror.clock(), cursor, limit, rules)
             )
         else:
             page, freshness = await mirror.read(
@@ -249,10 +251,17 @@ async def segment(
 
 
 def _campaign_segment(
-    conn: Connection, key: str, replied: bool | None, label: str | None, now: float, cursor: str | None, limit: int
+    conn: Connection,
+    key: str,
+    replied: bool | None,
+    label: str | None,
+    now: float,
+    cursor: str | None,
+    limit: int,
+    rules: OptOutRules,
 ) -> mirror_queries.SegmentPage:
     """Recipients of one campaign a message reached (all, replied, or silent and not opted out)."""
-    found = campaigns.mirror_view(conn, key, datetime.fromtimestamp(now, UTC))
+    found = campaigns.mirror_view(conn, key, datetime.fromtimestamp(now, UTC), rules)
     if found is None:
         raise ValueError(f"no campaign {key!r}: get_campaign lists the recent ones")
     people = {None: found.reached, True: found.replied, False: found.silent()}[replied]
@@ -265,13 +274,13 @@ def _campaign_segment(
     return mirror_queries.page_of(rows, cursor, limit)
 
 
-def _campaign_report(conn: Connection, start: int, end: int, now: float) -> mirror_queries.Table:
+def _campaign_report(conn: Connection, start: int, end: int, now: float, rules: OptOutRules) -> mirror_queries.Table:
     """Outcomes of the campaigns created in the range, from the same view get_campaign shows."""
     table = mirror_queries.Table(
         ["campaign", "recipients", "sent", "replied", "reply_rate", "median_first_reply_min", "opted_out"]
     )
-    when = [datetime.fromtimestamp(t, UTC) for t in (start, end, now)]
-    for view in campaigns.mirror_views(conn, *when):
+    lo, hi, at = (datetime.fromtimestamp(t, UTC) for t in (start, end, now))
+    for view in campaigns.mirror_views(conn, lo, hi, at, rules):
         rate = view.reply_rate
         table.rows.append(
             [
@@ -309,7 +318,8 @@ async def report(
     if group_by == "campaign":
         if label is not None or metrics:
             raise ToolError("group_by=campaign takes no label or metrics: its columns are fixed; drop them")
-        table, freshness = await mirror.read(lambda conn: _campaign_report(conn, lo, hi, mirror.clock()))
+        rules = deps(ctx).guard.opt_out
+        table, freshness = await mirror.read(lambda conn: _campaign_report(conn, lo, hi, mirror.clock(), rules))
         rows = [[clean(c) if isinstance(c, str) else c for c in row] for row in table.rows]
         return ReportResult(columns=table.columns, rows=rows, range=span, **fresh(freshness))
     table, freshness = await mirror.read(
