@@ -76,27 +76,23 @@ async def _check(api_settings: ApiSettings) -> None:
 async def _sync(settings: Settings, full: bool) -> None:
     from .api.client import OutPerformClient
     from .mirror.sync import Mirror
-    from .store.db import SqliteStore
+    from .store.db import open_store
 
-    if settings.store.url is not None:
-        raise SettingsProblem(
-            "the local mirror is not on PostgreSQL yet: run sync without OUTPERFORM_DATABASE_URL "
-            "(the insights and sql toolsets are off with a shared database)"
-        )
     tty = sys.stderr.isatty()
 
     async def progress(kind: str, pages: int, stored: int) -> None:
         line = f"sync {kind}: page {pages}, {stored:,} stored"
         print(f"\r{line:<60}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    store = SqliteStore(settings.api.data_dir / "outperform.db")
+    store = open_store(settings.store.url, settings.api.data_dir, lock_timeout=settings.store.lock_timeout)
     try:
         if full:  # contacts are refreshed newest first, so an edited older contact needs this
             from .store import mirror
 
             store.call(mirror.reset)
         async with OutPerformClient(settings.api) as api:
-            report = await Mirror(api, store, settings.mirror).sync(progress=progress)
+            mirror_ = Mirror(api, store, settings.mirror, lease_ttl=settings.store.lease_seconds)
+            report = await mirror_.sync(progress=progress)
     finally:
         store.close()
     if tty:

@@ -3,6 +3,7 @@ and the folding of provisional copies (webhook, own send) into the API's copy.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,8 +11,24 @@ import pytest
 
 from outperform_mcp.api.models import Contact, Conversation
 from outperform_mcp.store import inbox, mirror, mirror_fts, mirror_queries
-from outperform_mcp.store.db import SqliteStore as Store
+from outperform_mcp.store.db import SqliteStore, Store, open_store
 from outperform_mcp.store.optout import OptOutRules
+
+from .pg import fresh_schema
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The mirror's rules on each backend (PostgreSQL: a schema of its own)."""
+    if request.param == "sqlite":
+        opened: Store = SqliteStore(tmp_path / "m.db")
+        yield opened
+        opened.close()
+        return
+    with fresh_schema() as url:
+        opened = open_store(url, tmp_path)
+        yield opened
+        opened.close()
 
 
 @pytest.mark.parametrize(
@@ -85,8 +102,7 @@ def thread(*messages: tuple[str, str, str]) -> Conversation:
     )
 
 
-def test_accents_and_case_fold_in_search(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_accents_and_case_fold_in_search(store: Store) -> None:
     store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "Berapa HARGÁ?", "inbound"))]))
     for query in ("harga", "HARGA", "hargá", "harg*"):
         hits, total = store.call(lambda c, q=query: mirror_fts.search(c, q, mirror_fts.Filters()))
@@ -94,8 +110,7 @@ def test_accents_and_case_fold_in_search(tmp_path: Path) -> None:
         assert hits[0].snippet == "Berapa ⟦HARGÁ⟧?"
 
 
-def test_api_copy_replaces_a_provisional_webhook_row(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_api_copy_replaces_a_provisional_webhook_row(store: Store) -> None:
     contact = Contact.model_validate({"prospect_token": TOKEN, "name": "A", "contact": "60123"})
     store.call(lambda c: mirror.upsert_contacts(c, [contact], 0))
     store.call(
@@ -113,8 +128,7 @@ def test_api_copy_replaces_a_provisional_webhook_row(tmp_path: Path) -> None:
     assert awaiting == 1767261600
 
 
-def test_reset_forgets_everything_search_included(tmp_path: Path) -> None:
-    store = Store(tmp_path / "m.db")
+def test_reset_forgets_everything_search_included(store: Store) -> None:
     store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "harga?", "inbound"))]))
     store.call(mirror.reset)
     assert store.call(lambda c: mirror_fts.search(c, "harga", mirror_fts.Filters())) == ([], 0)
@@ -148,10 +162,9 @@ def test_a_segment_computed_whole_pages_in_token_order_once(
     assert got == pages
 
 
-def test_a_webhook_message_keeps_the_opt_out_the_inbox_decided(tmp_path: Path) -> None:
+def test_a_webhook_message_keeps_the_opt_out_the_inbox_decided(store: Store) -> None:
     """The inbox decided opt-out with the configured phrases (OUTPERFORM_OPT_OUT_PHRASES); folding
     the event into the mirror keeps that decision instead of re-deciding with the built-in ones."""
-    store = Store(tmp_path / "m.db")
     contact = Contact.model_validate({"prospect_token": TOKEN, "name": "A", "contact": "60123456789"})
     store.call(lambda c: mirror.upsert_contacts(c, [contact], 0))
     event = inbox.NewEvent(phone="60123456789", name=None, kind="text", text="No more promos", sent_at=NOW)

@@ -13,15 +13,22 @@ first page that added no message and ends with a thread untouched since the last
 API filters by whole days, so without this a busy day would be re-read page by page on every
 refresh). Records are upserted, so reading one twice is harmless. One pass runs at a time (a
 lock), whoever asked: the schedule, a tool or the CLI.
+
+On a shared (PostgreSQL) store the mirror is shared too, and one pass runs at a time across every
+process: a pass holds the lease ``job:mirror-sync`` (store.leases), renewed while it runs and
+released when it ends. Another process's pass waits for it; when its holder dies, the lease
+expires and the next pass (on another process) resumes from the checkpoints the dead one stored.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, TypeVar
 
 import anyio
@@ -30,11 +37,14 @@ import anyio.abc
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..settings import MirrorSettings
-from ..store import mirror, mirror_sql  # noqa: F401  (mirror_sql: the views, so the schema is whole)
+from ..store import leases, mirror, mirror_sql  # noqa: F401  (mirror_sql: the SQLite views)
 from ..store.db import Connection, Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+SYNC_LEASE = "job:mirror-sync"
+LEASE_POLL_S = 0.5  # how often a pass waiting for another process's pass asks again
 
 # (kind, pages stored in this pass, records stored in this pass) -> None
 Progress = Callable[[str, int, int], Awaitable[None]]
@@ -83,8 +93,10 @@ class Mirror:
         settings: MirrorSettings | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        lease_ttl: float = 15.0,
     ) -> None:
         self.api = api
+        self.lease_ttl = lease_ttl
         self.store = store
         self.settings = settings or MirrorSettings()
         self.clock = clock
@@ -163,15 +175,55 @@ class Mirror:
     async def sync(self, *, progress: Progress | None = None) -> PassReport:
         """One pass over every kind: the first pass (resumed) where none finished, else a refresh."""
         async with self._lock:
-            started = anyio.current_time()
-            report = PassReport()
-            for kind in mirror.KINDS:
-                calls, stored = await self._sync_kind(kind, progress)
-                report.calls[kind] = calls
-                report.stored[kind] = stored
-            report.seconds = round(anyio.current_time() - started, 3)
-            self.last_error = None
-            return report
+            if not self.store.shared:
+                return await self._pass(progress)
+            async with self._leased():
+                return await self._pass(progress)
+
+    @asynccontextmanager
+    async def _leased(self) -> AsyncIterator[None]:
+        """Hold ``job:mirror-sync`` for the body: wait for it, renew it every third of its lifetime,
+        give it up at the end. A holder that loses it (it stalled past the expiry and another
+        process took over) stops its pass: two passes never write at once for long."""
+        holder = self.store.process_id
+        # Polled, not notified: the holder may die without a word, and then only its expiry frees it.
+        while True:
+            if await self.store.run(partial(self._take, holder)):
+                break
+            await anyio.sleep(min(LEASE_POLL_S, self.lease_ttl / 3))
+        try:
+            async with anyio.create_task_group() as tg:
+
+                async def renew() -> None:
+                    while True:
+                        await anyio.sleep(self.lease_ttl / 3)
+                        if not await self.store.run(partial(self._take, holder)):
+                            log.warning("mirror sync: lost its lease to another process; stopping this pass")
+                            tg.cancel_scope.cancel()
+                            return
+
+                tg.start_soon(renew)
+                try:
+                    yield
+                finally:
+                    tg.cancel_scope.cancel()
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.store.run(lambda conn: leases.release(conn, SYNC_LEASE, holder))
+
+    def _take(self, holder: str, conn: Connection) -> bool:
+        return leases.acquire(conn, SYNC_LEASE, holder, datetime.now(UTC), self.lease_ttl)
+
+    async def _pass(self, progress: Progress | None) -> PassReport:
+        started = anyio.current_time()
+        report = PassReport()
+        for kind in mirror.KINDS:
+            calls, stored = await self._sync_kind(kind, progress)
+            report.calls[kind] = calls
+            report.stored[kind] = stored
+        report.seconds = round(anyio.current_time() - started, 3)
+        self.last_error = None
+        return report
 
     async def _state(self, kind: str) -> mirror.SyncState:
         return await self.store.run(lambda conn: mirror.sync_state(conn, kind))

@@ -41,16 +41,17 @@ class Selection:
     read_only: bool = False
 
 
-# The local mirror (FTS5, read-only SQL over SQLite) is not on PostgreSQL yet: with a shared
-# database these toolsets are not served.
-MIRROR_TOOLSETS = frozenset({"insights", "sql"})
+# Read-only SQL is bounded by SQLite's authorizer and a read-only connection to the mirror's file;
+# PostgreSQL has no equal in place yet (a role limited to the views), so with a shared database
+# the sql toolset is not served. The insights toolset is, from the shared mirror.
+SQLITE_ONLY_TOOLSETS = frozenset({"sql"})
 
 
-def mirror_tools(deps: Deps) -> list[str]:
+def sqlite_only_tools(deps: Deps) -> list[str]:
     if not deps.store.shared:
         return []
     load_all()
-    return [name for name, t in REGISTRY.items() if t.toolset in MIRROR_TOOLSETS]
+    return [name for name, t in REGISTRY.items() if t.toolset in SQLITE_ONLY_TOOLSETS]
 
 
 @contextmanager
@@ -78,7 +79,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     surface = selected(
         toolsets=selection.toolsets or deps.settings.toolsets,
         include=selection.include,
-        exclude=(*selection.exclude, *hidden_tools(deps.guard), *mirror_tools(deps)),
+        exclude=(*selection.exclude, *hidden_tools(deps.guard), *sqlite_only_tools(deps)),
         read_only=selection.read_only or deps.settings.read_only,
         prompts_dir=prompts_dir,
     )

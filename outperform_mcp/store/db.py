@@ -30,7 +30,8 @@ from .migrations import migrate_sqlite
 T = TypeVar("T")
 
 # name -> idempotent DDL that only the SQLite store creates, after the migrations, on every open:
-# the local mirror's tables, FTS5 index and views (store.mirror*), which are not on PostgreSQL yet.
+# the documented views of the mirror for the read-only SQL toolset (store.mirror_sql), which is not
+# served on PostgreSQL.
 SCHEMAS: dict[str, str] = {}
 
 

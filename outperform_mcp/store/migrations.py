@@ -15,6 +15,9 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from .mirror_schema import POSTGRES as MIRROR_POSTGRES
+from .mirror_schema import SQLITE as MIRROR_SQLITE
+
 
 @dataclass(frozen=True)
 class Migration:
@@ -217,6 +220,8 @@ ALTER TABLE sends ADD COLUMN owner TEXT;  -- the process that claimed the messag
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline: send journal, inbox, contact state, campaigns", _BASELINE_SQLITE, _BASELINE_POSTGRES),
     Migration(2, "shared state: leases, API tokens, shared secrets, send owners", _SHARED_STATE, _SHARED_STATE),
+    # IF NOT EXISTS: a SQLite store written before this migration already has these tables.
+    Migration(3, "local mirror: contacts, messages, chatbot sessions, full-text", MIRROR_SQLITE, MIRROR_POSTGRES),
 )
 
 LATEST = MIGRATIONS[-1].version

@@ -21,95 +21,7 @@ from typing import Any, TypeVar
 
 from ..api import models as api
 from . import contacts as contact_state
-from .db import SCHEMAS, Connection
-
-SCHEMAS["mirror"] = """
-CREATE TABLE IF NOT EXISTS mirror_contacts (
-    token TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    phone TEXT NOT NULL,                 -- digits only
-    email TEXT,
-    created_at INTEGER,
-    synced_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS mirror_contacts_phone ON mirror_contacts(phone);
-CREATE TABLE IF NOT EXISTS mirror_contact_labels (
-    label TEXT NOT NULL,
-    token TEXT NOT NULL,
-    PRIMARY KEY (label, token)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS mirror_contact_labels_token ON mirror_contact_labels(token);
-CREATE TABLE IF NOT EXISTS mirror_labels (name TEXT PRIMARY KEY, contacts INTEGER);
-CREATE TABLE IF NOT EXISTS mirror_messages (
-    id INTEGER PRIMARY KEY,
-    token TEXT NOT NULL,
-    at INTEGER NOT NULL,
-    direction TEXT NOT NULL,             -- inbound | outbound
-    type TEXT NOT NULL DEFAULT 'text',   -- text, template, image, ... as the API or webhook says
-    template TEXT,                       -- template name, known for this server's own sends
-    text TEXT NOT NULL,
-    source TEXT NOT NULL,                -- api | webhook | send (the last two provisional)
-    api_key TEXT UNIQUE,                 -- identity of the API's copy (token, second, direction, text)
-    local_ref TEXT UNIQUE,               -- webhook:<event id> | send:<send id>, kept once reconciled
-    opt_out INTEGER NOT NULL DEFAULT 0,  -- inbound text asking to stop messages
-    turn_start INTEGER NOT NULL DEFAULT 0,  -- first message of a run from one side
-    answered_at INTEGER                  -- first later message from the other side
-);
-CREATE INDEX IF NOT EXISTS mirror_messages_token ON mirror_messages(token, at);
-CREATE INDEX IF NOT EXISTS mirror_messages_at ON mirror_messages(at);
--- Covers the reports' range scans, so they never read the message text.
-CREATE INDEX IF NOT EXISTS mirror_messages_facts ON mirror_messages(at, token, direction, turn_start, answered_at);
-CREATE TABLE IF NOT EXISTS mirror_threads (
-    token TEXT PRIMARY KEY,
-    messages INTEGER NOT NULL,
-    inbound INTEGER NOT NULL,
-    outbound INTEGER NOT NULL,
-    first_at INTEGER NOT NULL,
-    last_at INTEGER NOT NULL,
-    last_direction TEXT NOT NULL,
-    last_inbound_at INTEGER,
-    last_outbound_at INTEGER,
-    awaiting_since INTEGER,              -- first inbound of the unanswered run at the end, else NULL
-    opted_out_at INTEGER                 -- latest inbound asking to stop, else NULL
-);
-CREATE INDEX IF NOT EXISTS mirror_threads_awaiting ON mirror_threads(awaiting_since, token);
-CREATE INDEX IF NOT EXISTS mirror_threads_outbound ON mirror_threads(last_direction, last_outbound_at);
-CREATE INDEX IF NOT EXISTS mirror_threads_inbound ON mirror_threads(last_inbound_at);
-CREATE TABLE IF NOT EXISTS mirror_chatbot (
-    id TEXT PRIMARY KEY,
-    token TEXT,
-    name TEXT,
-    phone TEXT,
-    sentiment TEXT,
-    concluded INTEGER NOT NULL,
-    started_at INTEGER,
-    ended_at INTEGER,
-    summary TEXT,
-    messages INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS mirror_chatbot_token ON mirror_chatbot(token, started_at);
-CREATE INDEX IF NOT EXISTS mirror_chatbot_started ON mirror_chatbot(started_at);
-CREATE TABLE IF NOT EXISTS mirror_chatbot_messages (
-    id INTEGER PRIMARY KEY,
-    session_id TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    at INTEGER,
-    direction TEXT NOT NULL,
-    text TEXT NOT NULL,
-    UNIQUE (session_id, seq)
-);
-CREATE TABLE IF NOT EXISTS mirror_sync (
-    kind TEXT PRIMARY KEY,               -- labels | contacts | conversations | chatbot
-    complete INTEGER NOT NULL DEFAULT 0, -- the initial sync of this kind finished
-    next_page INTEGER NOT NULL DEFAULT 1,-- initial sync: the first page not stored yet
-    run_started_at INTEGER,              -- start of the pass in progress (or last)
-    watermark INTEGER,                   -- start of the last finished pass: everything before is stored
-    items INTEGER NOT NULL DEFAULT 0,
-    calls INTEGER NOT NULL DEFAULT 0,
-    error TEXT
-);
-CREATE TABLE IF NOT EXISTS mirror_cursor (source TEXT PRIMARY KEY, position TEXT NOT NULL);
-"""
+from .db import Connection
 
 KINDS = ("labels", "contacts", "conversations", "chatbot")
 T = TypeVar("T")
@@ -217,7 +129,8 @@ def freshness(conn: Connection) -> Freshness:
 def upsert_labels(conn: Connection, labels: Sequence[api.Label]) -> None:
     conn.execute("DELETE FROM mirror_labels")
     conn.executemany(
-        "INSERT OR REPLACE INTO mirror_labels (name, contacts) VALUES (?, ?)",
+        "INSERT INTO mirror_labels (name, contacts) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET contacts = excluded.contacts",
         [(label.name, label.contacts) for label in labels],
     )
 
@@ -242,7 +155,7 @@ def upsert_contacts(conn: Connection, items: Sequence[api.Contact], now: int) ->
     tokens = [c.token for c in items]
     conn.executemany("DELETE FROM mirror_contact_labels WHERE token = ?", [(t,) for t in tokens])
     conn.executemany(
-        "INSERT OR IGNORE INTO mirror_contact_labels (label, token) VALUES (?, ?)",
+        "INSERT INTO mirror_contact_labels (label, token) VALUES (?, ?) ON CONFLICT DO NOTHING",
         [(label, c.token) for c in items for label in c.labels],
     )
 
@@ -395,8 +308,9 @@ def refresh_threads(conn: Connection, tokens: Iterable[str]) -> None:
                     break
                 awaiting = r["at"]
         opted = [r["at"] for r in rows if r["opt_out"]]
+        conn.execute("DELETE FROM mirror_threads WHERE token = ?", (token,))
         conn.execute(
-            "INSERT OR REPLACE INTO mirror_threads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO mirror_threads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 token,
                 len(rows),
@@ -429,76 +343,69 @@ def _set_cursor(conn: Connection, source: str, position: str) -> None:
     )
 
 
-def _tables(conn: Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-
-
 def absorb_local(conn: Connection) -> int:
     """Fold new inbound webhook events and successful sends into the mirror; returns rows added.
 
     Cheap when nothing is new (two indexed range reads), so every mirror read runs it first.
     """
-    tables = _tables(conn)
     touched: set[str] = set()
     added = 0
-    if "inbox_events" in tables:
-        since = int(_cursor(conn, "inbox", "0"))
-        rows = conn.execute(
-            """SELECT e.id, e.kind, e.text, e.sent_at, e.opt_out, COALESCE(e.token, c.token) AS token
-               FROM inbox_events e LEFT JOIN mirror_contacts c ON c.phone = e.phone
-               WHERE e.id > ? ORDER BY e.id""",
-            (since,),
-        ).fetchall()
-        for r in rows:
-            since = max(since, r["id"])
-            if r["token"] is None:  # an unknown number: the next sync brings it with its contact
-                continue
-            at = epoch(datetime.fromisoformat(r["sent_at"]))
-            if _api_copy(conn, r["token"], at, "inbound", r["text"]):
-                continue
-            cur = conn.execute(
-                """INSERT OR IGNORE INTO mirror_messages (token, at, direction, type, text, source, local_ref, opt_out)
-                   VALUES (?, ?, 'inbound', ?, ?, 'webhook', ?, ?)""",
-                # The inbox decided opt-out on arrival, with the configured phrases: keep its answer.
-                (r["token"], at, r["kind"], r["text"], f"webhook:{r['id']}", int(r["opt_out"])),
-            )
-            added += cur.rowcount
-            touched.add(r["token"])
-        _set_cursor(conn, "inbox", str(since))
-    if "sends" in tables:
-        mark = _cursor(conn, "sends", "")
-        rescan = ""
-        if mark:
-            back = datetime.fromtimestamp(epoch(datetime.fromisoformat(mark)) - SEND_RESCAN_S, UTC)
-            rescan = back.isoformat(timespec="microseconds")
-        rows = conn.execute(
-            """SELECT id, token, kind, text, template, sending_at FROM sends
-               WHERE status = 'sent' AND sending_at >= ? ORDER BY sending_at""",
-            (rescan,),
-        ).fetchall()
-        for r in rows:
-            mark = max(mark, r["sending_at"])
-            ref = f"send:{r['id']}"
-            if conn.execute("SELECT 1 FROM mirror_messages WHERE local_ref = ?", (ref,)).fetchone():
-                continue
-            at = epoch(datetime.fromisoformat(r["sending_at"]))
-            existing = _api_copy(conn, r["token"], at, "outbound", r["text"], template=r["kind"] == "template")
-            if existing is not None:  # the API's copy came first: only note what we know about it
-                conn.execute(
-                    "UPDATE mirror_messages SET local_ref = ?, template = ?, "
-                    "type = CASE WHEN ? IS NULL THEN type ELSE 'template' END WHERE id = ?",
-                    (ref, r["template"], r["template"], existing),
-                )
-                continue
+    since = int(_cursor(conn, "inbox", "0"))
+    rows = conn.execute(
+        """SELECT e.id, e.kind, e.text, e.sent_at, e.opt_out, COALESCE(e.token, c.token) AS token
+           FROM inbox_events e LEFT JOIN mirror_contacts c ON c.phone = e.phone
+           WHERE e.id > ? ORDER BY e.id""",
+        (since,),
+    ).fetchall()
+    for r in rows:
+        since = max(since, r["id"])
+        if r["token"] is None:  # an unknown number: the next sync brings it with its contact
+            continue
+        at = epoch(datetime.fromisoformat(r["sent_at"]))
+        if _api_copy(conn, r["token"], at, "inbound", r["text"]):
+            continue
+        cur = conn.execute(
+            """INSERT INTO mirror_messages (token, at, direction, type, text, source, local_ref, opt_out)
+               VALUES (?, ?, 'inbound', ?, ?, 'webhook', ?, ?) ON CONFLICT DO NOTHING""",
+            # The inbox decided opt-out on arrival, with the configured phrases: keep its answer.
+            (r["token"], at, r["kind"], r["text"], f"webhook:{r['id']}", int(r["opt_out"])),
+        )
+        added += cur.rowcount
+        touched.add(r["token"])
+    _set_cursor(conn, "inbox", str(since))
+    mark = _cursor(conn, "sends", "")
+    rescan = ""
+    if mark:
+        back = datetime.fromtimestamp(epoch(datetime.fromisoformat(mark)) - SEND_RESCAN_S, UTC)
+        rescan = back.isoformat(timespec="microseconds")
+    rows = conn.execute(
+        """SELECT id, token, kind, text, template, sending_at FROM sends
+           WHERE status = 'sent' AND sending_at >= ? ORDER BY sending_at""",
+        (rescan,),
+    ).fetchall()
+    for r in rows:
+        mark = max(mark, r["sending_at"])
+        ref = f"send:{r['id']}"
+        if conn.execute("SELECT 1 FROM mirror_messages WHERE local_ref = ?", (ref,)).fetchone():
+            continue
+        at = epoch(datetime.fromisoformat(r["sending_at"]))
+        existing = _api_copy(conn, r["token"], at, "outbound", r["text"], template=r["kind"] == "template")
+        if existing is not None:  # the API's copy came first: only note what we know about it
             conn.execute(
-                """INSERT INTO mirror_messages (token, at, direction, type, template, text, source, local_ref)
-                   VALUES (?, ?, 'outbound', ?, ?, ?, 'send', ?)""",
-                (r["token"], at, "template" if r["kind"] == "template" else "text", r["template"], r["text"], ref),
+                "UPDATE mirror_messages SET local_ref = ?, template = ?, "
+                "type = CASE WHEN CAST(? AS TEXT) IS NULL THEN type ELSE 'template' END WHERE id = ?",
+                (ref, r["template"], r["template"], existing),
             )
-            added += 1
-            touched.add(r["token"])
-        if mark:
-            _set_cursor(conn, "sends", mark)
+            continue
+        conn.execute(
+            """INSERT INTO mirror_messages (token, at, direction, type, template, text, source, local_ref)
+               VALUES (?, ?, 'outbound', ?, ?, ?, 'send', ?)""",
+            (r["token"], at, "template" if r["kind"] == "template" else "text", r["template"], r["text"], ref),
+        )
+        added += 1
+        touched.add(r["token"])
+    if mark:
+        _set_cursor(conn, "sends", mark)
     refresh_threads(conn, touched)
     return added
 
@@ -508,7 +415,7 @@ def _api_copy(
 ) -> int | None:
     row = conn.execute(
         """SELECT id FROM mirror_messages WHERE token = ? AND direction = ? AND at BETWEEN ? AND ?
-             AND source = 'api' AND local_ref IS NULL AND (text = ? OR ?)
+             AND source = 'api' AND local_ref IS NULL AND (text = ? OR ? = 1)
            ORDER BY ABS(at - ?) LIMIT 1""",
         (token, direction, at - SAME_MESSAGE_S, at + SAME_MESSAGE_S, text, int(template), at),
     ).fetchone()

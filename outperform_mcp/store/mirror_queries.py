@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
+from . import mirror_dialect
 from .db import Connection
 
 SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label", "campaign"]
@@ -165,11 +166,11 @@ class Table:
     rows: list[list[object]] = field(default_factory=list)
 
 
-def _group_expr(group_by: GroupBy, at: str) -> str:
+def _group_expr(conn: Connection, group_by: GroupBy, at: str) -> str:
     if group_by == "day":
-        return f"date({at}, 'unixepoch')"
+        return mirror_dialect.day(conn, at)
     if group_by == "week":
-        return f"strftime('%Y-W%W', {at}, 'unixepoch')"
+        return mirror_dialect.week(conn, at)
     if group_by == "label":
         return "l.label"
     return "'all'"
@@ -197,6 +198,16 @@ def _percentiles(
     return {k: (nearest_rank(v, 1, 2), nearest_rank(v, 9, 10)) for k, v in values.items()}
 
 
+def _count(condition: str) -> str:
+    """How many rows meet ``condition``, as an integer on both backends."""
+    return _int(f"SUM(CASE WHEN {condition} THEN 1 ELSE 0 END)")
+
+
+def _int(expr: str) -> str:
+    # PostgreSQL sums integers as NUMERIC (a Decimal in Python); the tables want plain integers.
+    return f"CAST({expr} AS INTEGER)"
+
+
 def _minutes(seconds: float | None) -> float | None:
     return None if seconds is None else round(seconds / 60, 1)
 
@@ -214,19 +225,21 @@ def report(
     """Counts and rates per group for messages (and chatbot sessions) in [start, end)."""
     if group_by == "template":
         return _template_report(conn, start=start, end=end, label=label)
-    g = _group_expr(group_by, "m.at")
+    g = _group_expr(conn, group_by, "m.at")
     join = _label_join(group_by, "m.token")
     extra, extra_args = _filter(label, "m.token")
     where = f"m.at >= ? AND m.at < ?{extra}"
     args: list[object] = [start, end, *extra_args]
     groups: dict[object, dict[str, object]] = {}
-    sums = """SUM(m.direction = 'inbound') AS inbound, SUM(m.direction = 'outbound') AS outbound,
-              SUM(m.turn_start AND m.direction = 'outbound') AS our_turns,
-              SUM(m.turn_start AND m.direction = 'outbound' AND m.answered_at IS NOT NULL) AS answered"""
+    inbound, outbound = _count("m.direction = 'inbound'"), _count("m.direction = 'outbound'")
+    our_turns = _count("m.turn_start = 1 AND m.direction = 'outbound'")
+    answered = _count("m.turn_start = 1 AND m.direction = 'outbound' AND m.answered_at IS NOT NULL")
+    sums = f"{inbound} AS inbound, {outbound} AS outbound, {our_turns} AS our_turns, {answered} AS answered"
     if group_by == "label":  # per contact first, then per label: no COUNT(DISTINCT) over the join
         counts = f"""WITH per AS (SELECT m.token, {sums} FROM mirror_messages m WHERE {where} GROUP BY m.token)
-            SELECT l.label AS g, COUNT(*) AS contacts, SUM(inbound) AS inbound, SUM(outbound) AS outbound,
-                   SUM(our_turns) AS our_turns, SUM(answered) AS answered
+            SELECT l.label AS g, COUNT(*) AS contacts, {_int("SUM(inbound)")} AS inbound,
+                   {_int("SUM(outbound)")} AS outbound, {_int("SUM(our_turns)")} AS our_turns,
+                   {_int("SUM(answered)")} AS answered
             FROM per CROSS JOIN mirror_contact_labels l ON l.token = per.token GROUP BY g"""
     else:
         counts = (
@@ -253,7 +266,7 @@ def report(
             row[f"{prefix}_median_min"] = _minutes(median)
             row[f"{prefix}_p90_min"] = _minutes(p90)
     if "awaiting" in metrics:
-        ga = _group_expr(group_by, "t.awaiting_since")
+        ga = _group_expr(conn, group_by, "t.awaiting_since")
         join_t = _label_join(group_by, "t.token")
         extra_t, extra_t_args = _filter(label, "t.token")
         day_bound = " AND t.awaiting_since >= ? AND t.awaiting_since < ?" if group_by in ("day", "week") else ""
@@ -271,12 +284,12 @@ def report(
             row["awaiting_median_h"] = round((nearest_rank(values, 1, 2) or 0) / 3600, 1)
             row["awaiting_max_h"] = round(max(values) / 3600, 1)
     if "sentiment" in metrics:
-        gs = _group_expr(group_by, "s.started_at")
+        gs = _group_expr(conn, group_by, "s.started_at")
         join_s = _label_join(group_by, "s.token")
         extra_s, extra_s_args = _filter(label, "s.token")
         for r in conn.execute(
-            f"""SELECT {gs} AS g, SUM(s.sentiment = 'positive') AS pos, SUM(s.sentiment = 'neutral') AS neu,
-                       SUM(s.sentiment = 'negative') AS neg
+            f"""SELECT {gs} AS g, {_count("s.sentiment = 'positive'")} AS pos,
+                       {_count("s.sentiment = 'neutral'")} AS neu, {_count("s.sentiment = 'negative'")} AS neg
                 FROM mirror_chatbot s{join_s} WHERE s.started_at >= ? AND s.started_at < ?{extra_s} GROUP BY g""",
             [start, end, *extra_s_args],
         ):
@@ -311,6 +324,10 @@ def _columns(metrics: Sequence[Metric]) -> list[str]:
     return out
 
 
+# A template send whose name is not known (a '?' bound as a value: never as SQL, where it is a placeholder).
+UNNAMED = "?"
+
+
 def _template_report(conn: Connection, *, start: int, end: int, label: str | None) -> Table:
     extra, extra_args = _filter(label, "m.token")
     base = (
@@ -320,15 +337,15 @@ def _template_report(conn: Connection, *, start: int, end: int, label: str | Non
     args: list[object] = [start, end, *extra_args]
     pct = _percentiles(
         conn,
-        f"SELECT COALESCE(m.template, '?') AS g, 'outbound' AS side, m.answered_at - m.at AS d {base} "
+        f"SELECT COALESCE(m.template, CAST(? AS TEXT)) AS g, 'outbound' AS side, m.answered_at - m.at AS d {base} "
         "AND m.answered_at IS NOT NULL",
-        args,
+        [UNNAMED, *args],
     )
     table = Table(["template", "sent", "contacts", "replied", "reply_rate", "their_reply_median_min"])
     for r in conn.execute(
-        f"SELECT COALESCE(m.template, '?') AS g, COUNT(*) AS sent, COUNT(DISTINCT m.token) AS contacts, "
-        f"SUM(m.answered_at IS NOT NULL) AS replied {base} GROUP BY g ORDER BY g",
-        args,
+        f"SELECT COALESCE(m.template, CAST(? AS TEXT)) AS g, COUNT(*) AS sent, COUNT(DISTINCT m.token) AS contacts, "
+        f"{_count('m.answered_at IS NOT NULL')} AS replied {base} GROUP BY g ORDER BY g",
+        [UNNAMED, *args],
     ):
         median = pct.get((r["g"], "outbound"), (None, None))[0]
         table.rows.append(

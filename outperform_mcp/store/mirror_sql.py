@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import mirror_fts  # noqa: F401  (schema order: views come last)
 from .db import SCHEMAS
 
 # name -> (description, DDL). The resource outperform://mirror/views describes these.

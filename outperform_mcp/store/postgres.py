@@ -93,6 +93,8 @@ def _sql(statement: str) -> str:
 class _Adapter:
     """A psycopg connection seen through the ``Connection`` protocol the rules use."""
 
+    dialect = "postgres"  # see store.mirror_dialect
+
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 

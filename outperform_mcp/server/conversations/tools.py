@@ -170,8 +170,6 @@ async def awaiting(ctx: Ctx, start_date: date | None, end_date: date | None, pag
     first, bounded in time, progress reported); before that, from all of the API's pages while the
     mirror fills in the background."""
     d = deps(ctx)
-    if d.store.shared:  # the mirror is not on a shared (PostgreSQL) store yet
-        return await _awaiting_from_api(ctx, start_date, end_date, page, limit)
     mirror = d.mirror
     mirror.start()
     if not (await mirror.read(lambda conn: None))[1].complete:
