@@ -22,7 +22,14 @@ from starlette.types import ASGIApp
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.runtime import bound_port, open_deps
-from outperform_mcp.settings import ApiSettings, GuardSettings, MirrorSettings, ServerSettings, Settings
+from outperform_mcp.settings import (
+    ApiSettings,
+    GuardSettings,
+    MirrorSettings,
+    ServerSettings,
+    Settings,
+    StoreSettings,
+)
 
 
 def api_settings(emulator: Any, data_dir: Path, **overrides: Any) -> ApiSettings:
@@ -49,14 +56,17 @@ async def server_for(
     server_settings: ServerSettings | None = None,
     guard: GuardSettings | None = None,
     mirror: MirrorSettings | None = None,
+    store: StoreSettings | None = None,
     **api_overrides: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
-    """An MCPServer over real Deps (API client on loopback HTTP, SQLite store in ``data_dir``)."""
+    """An MCPServer over real Deps (API client on loopback HTTP, SQLite store in ``data_dir`` unless
+    ``store`` names a database)."""
     settings = Settings(
         api=api_settings(emulator, data_dir, **api_overrides),
         server=server_settings or ServerSettings(),
         guard=guard or GuardSettings(),
         mirror=mirror or MirrorSettings(),
+        store=store or StoreSettings(),
     )
     async with open_deps(settings) as deps:
         yield build_server(deps, selection or Selection()), deps

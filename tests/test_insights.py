@@ -1,9 +1,11 @@
 """The insights and sql toolsets through a real MCP client, every answer checked against the
-emulator's raw API read in the same test."""
+emulator's raw API read in the same test. Each insights test runs on both backends (the mirror
+in the SQLite file, and in PostgreSQL in a schema of its own); the sql toolset is SQLite's only."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,22 +17,51 @@ from mcp import Client
 from pydantic import SecretStr
 
 from outperform_mcp.api.errors import OutPerformError
-from outperform_mcp.server.app import Selection, build_server
-from outperform_mcp.server.runtime import open_deps
-from outperform_mcp.settings import GuardSettings, MirrorSettings, Settings, StoreSettings
+from outperform_mcp.server.app import Selection
+from outperform_mcp.settings import GuardSettings, MirrorSettings, StoreSettings
 from outperform_mcp.store import mirror
 
 from .pg import fresh_schema
-from .support import api_settings, call, control, error_text, eventually
+from .support import call, control, error_text, eventually
 from .support import server_for as _server_for
 
 pytestmark = pytest.mark.anyio
 INSIGHTS = Selection(toolsets=("insights", "sql"))
 
 
+# Tests of the sql toolset, which a shared (PostgreSQL) store does not serve.
+SQLITE_ONLY = {
+    "test_sql_is_read_only_bounded_and_matches_the_api",
+    "test_own_template_send_is_in_the_mirror_at_once_and_once_after_sync",
+    "test_insights_are_opt_in",
+}
+_database_url: str | None = None  # the running test's PostgreSQL schema, None on SQLite
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    backends = ["sqlite"] if metafunc.function.__name__ in SQLITE_ONLY else ["sqlite", "postgres"]
+    metafunc.parametrize("backend", backends, indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    global _database_url
+    if request.param == "sqlite":
+        yield "sqlite"
+        return
+    with fresh_schema() as url:
+        _database_url = url
+        try:
+            yield "postgres"
+        finally:
+            _database_url = None
+
+
 def server_for(emulator: Any, data_dir: Path, **kwargs: Any) -> Any:
     """The emulator is on loopback: no need to pace the sync's requests (keeps the tests fast)."""
     kwargs.setdefault("mirror", MirrorSettings(sync_rate=0))
+    if _database_url is not None:
+        kwargs.setdefault("store", StoreSettings(database_url=SecretStr(_database_url)))
     return _server_for(emulator, data_dir, **kwargs)
 
 
@@ -396,20 +427,3 @@ async def test_a_page_failing_in_a_first_pass_is_an_api_error_not_a_crash(emulat
         control(emulator, "POST", "faults", {"rules": []})
         report = await deps.mirror.sync()  # resumes where it stopped
     assert report.stored["contacts"] > 0
-
-
-async def test_awaiting_reply_on_a_shared_store_reads_the_api(
-    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
-) -> None:
-    # The mirror is SQLite's only: with a PostgreSQL store the waiting threads come from every API page.
-    expected = awaiting_from_raw(emulator, auth_headers)
-    with fresh_schema() as url:
-        settings = Settings(api=api_settings(emulator, tmp_path), store=StoreSettings(database_url=SecretStr(url)))
-        async with open_deps(settings) as deps, Client(build_server(deps)) as c:
-            pages = [await call(c, "list_conversations", {"awaiting_reply": True, "limit": 50})]
-            while pages[-1]["next_page"]:
-                args = {"awaiting_reply": True, "limit": 50, "page": pages[-1]["next_page"]}
-                pages.append(await call(c, "list_conversations", args))
-    assert [i["token"] for p in pages for i in p["items"]] == expected
-    assert pages[0]["total"] == len(expected)
-    assert pages[0]["as_of"] is None

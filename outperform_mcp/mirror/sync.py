@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -83,6 +82,10 @@ def _older(thread: Any, since: int | None) -> bool:
     read it (the overlap then only guards the threads that moved since)."""
     last = max((m.timestamp for m in thread.messages), default=None)
     return since is not None and last is not None and mirror.epoch(last) < since
+
+
+class SyncLeaseLost(Exception):
+    """This process's pass lost ``job:mirror-sync`` to another process; the other one carries on."""
 
 
 class Mirror:
@@ -177,39 +180,45 @@ class Mirror:
         async with self._lock:
             if not self.store.shared:
                 return await self._pass(progress)
-            async with self._leased():
-                return await self._pass(progress)
+            return await self._leased_pass(progress)
 
-    @asynccontextmanager
-    async def _leased(self) -> AsyncIterator[None]:
-        """Hold ``job:mirror-sync`` for the body: wait for it, renew it every third of its lifetime,
-        give it up at the end. A holder that loses it (it stalled past the expiry and another
-        process took over) stops its pass: two passes never write at once for long."""
+    async def _leased_pass(self, progress: Progress | None) -> PassReport:
+        """A pass holding ``job:mirror-sync``: wait for it, renew it every third of its lifetime, give
+        it up at the end. A holder that loses it (it stalled past the expiry and another process
+        took over) stops its pass, so two passes never write at once for long."""
         holder = self.store.process_id
         # Polled, not notified: the holder may die without a word, and then only its expiry frees it.
         while True:
             if await self.store.run(partial(self._take, holder)):
                 break
             await anyio.sleep(min(LEASE_POLL_S, self.lease_ttl / 3))
+        lost = False
+        report = PassReport()
         try:
             async with anyio.create_task_group() as tg:
 
                 async def renew() -> None:
+                    nonlocal lost
                     while True:
                         await anyio.sleep(self.lease_ttl / 3)
                         if not await self.store.run(partial(self._take, holder)):
-                            log.warning("mirror sync: lost its lease to another process; stopping this pass")
+                            lost = True
                             tg.cancel_scope.cancel()
                             return
 
                 tg.start_soon(renew)
-                try:
-                    yield
-                finally:
-                    tg.cancel_scope.cancel()
+                report = await self._pass(progress)
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:  # the pass's own error, as it would be without the lease
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
         finally:
             with anyio.CancelScope(shield=True):
                 await self.store.run(lambda conn: leases.release(conn, SYNC_LEASE, holder))
+        if lost:
+            raise SyncLeaseLost("the mirror sync stalled past its lease and another process took over; stopped")
+        return report
 
     def _take(self, holder: str, conn: Connection) -> bool:
         return leases.acquire(conn, SYNC_LEASE, holder, datetime.now(UTC), self.lease_ttl)

@@ -17,6 +17,12 @@ def dialect(conn: Connection) -> Dialect:
     return "postgres" if getattr(conn, "dialect", None) == "postgres" else "sqlite"
 
 
+def ordered_join(conn: Connection) -> str:
+    """An inner join whose left side SQLite must read first (its CROSS JOIN, which its planner never
+    reorders); PostgreSQL plans a plain JOIN well and has no CROSS JOIN ... ON."""
+    return "JOIN" if dialect(conn) == "postgres" else "CROSS JOIN"
+
+
 def day(conn: Connection, at: str) -> str:
     """``YYYY-MM-DD`` (UTC) of the Unix-seconds expression ``at``."""
     if dialect(conn) == "postgres":

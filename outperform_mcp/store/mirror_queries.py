@@ -176,9 +176,10 @@ def _group_expr(conn: Connection, group_by: GroupBy, at: str) -> str:
     return "'all'"
 
 
-def _label_join(group_by: GroupBy, token: str) -> str:
-    # CROSS JOIN keeps SQLite from starting at the labels: the date range is the selective side.
-    return f" CROSS JOIN mirror_contact_labels l ON l.token = {token}" if group_by == "label" else ""
+def _label_join(conn: Connection, group_by: GroupBy, token: str) -> str:
+    # Ordered: SQLite must not start at the labels, the date range is the selective side.
+    join = mirror_dialect.ordered_join(conn)
+    return f" {join} mirror_contact_labels l ON l.token = {token}" if group_by == "label" else ""
 
 
 def _filter(label: str | None, token: str) -> tuple[str, list[object]]:
@@ -226,7 +227,7 @@ def report(
     if group_by == "template":
         return _template_report(conn, start=start, end=end, label=label)
     g = _group_expr(conn, group_by, "m.at")
-    join = _label_join(group_by, "m.token")
+    join = _label_join(conn, group_by, "m.token")
     extra, extra_args = _filter(label, "m.token")
     where = f"m.at >= ? AND m.at < ?{extra}"
     args: list[object] = [start, end, *extra_args]
@@ -240,7 +241,7 @@ def report(
             SELECT l.label AS g, COUNT(*) AS contacts, {_int("SUM(inbound)")} AS inbound,
                    {_int("SUM(outbound)")} AS outbound, {_int("SUM(our_turns)")} AS our_turns,
                    {_int("SUM(answered)")} AS answered
-            FROM per CROSS JOIN mirror_contact_labels l ON l.token = per.token GROUP BY g"""
+            FROM per {mirror_dialect.ordered_join(conn)} mirror_contact_labels l ON l.token = per.token GROUP BY g"""
     else:
         counts = (
             f"SELECT {g} AS g, COUNT(DISTINCT m.token) AS contacts, {sums} FROM mirror_messages m "
@@ -267,7 +268,7 @@ def report(
             row[f"{prefix}_p90_min"] = _minutes(p90)
     if "awaiting" in metrics:
         ga = _group_expr(conn, group_by, "t.awaiting_since")
-        join_t = _label_join(group_by, "t.token")
+        join_t = _label_join(conn, group_by, "t.token")
         extra_t, extra_t_args = _filter(label, "t.token")
         day_bound = " AND t.awaiting_since >= ? AND t.awaiting_since < ?" if group_by in ("day", "week") else ""
         bound_args: list[object] = [start, end] if day_bound else []
@@ -285,7 +286,7 @@ def report(
             row["awaiting_max_h"] = round(max(values) / 3600, 1)
     if "sentiment" in metrics:
         gs = _group_expr(conn, group_by, "s.started_at")
-        join_s = _label_join(group_by, "s.token")
+        join_s = _label_join(conn, group_by, "s.token")
         extra_s, extra_s_args = _filter(label, "s.token")
         for r in conn.execute(
             f"""SELECT {gs} AS g, {_count("s.sentiment = 'positive'")} AS pos,
