@@ -40,8 +40,7 @@ def fresh_schema() -> Iterator[str]:
         # The README's test command needs no database server: without one these tests skip and say
         # why. CI (.ci/run) sets OUTPERFORM_REQUIRE_POSTGRES=1, which turns the skip into a failure.
         reason = (
-            f"PostgreSQL at {SERVER_URL} is not reachable ({problem}); "
-            "start it or set OUTPERFORM_TEST_DATABASE_URL"
+            f"PostgreSQL at {SERVER_URL} is not reachable ({problem}); start it or set OUTPERFORM_TEST_DATABASE_URL"
         )
         if REQUIRED:
             pytest.fail(reason)
