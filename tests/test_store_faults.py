@@ -20,9 +20,11 @@ import pytest
 from mcp import Client
 
 from outperform_mcp import cli
-from outperform_mcp.store import campaigns, inbox, journal, postgres
+from outperform_mcp.api.models import Conversation
+from outperform_mcp.store import campaigns, inbox, journal, mirror, mirror_fts, postgres
 from outperform_mcp.store.db import SqliteStore, StoreUnavailable, open_store
 from outperform_mcp.store.migrations import LATEST, MIGRATIONS, Migration, MigrationError, migrate_sqlite
+from outperform_mcp.store.mirror_schema import SQLITE as MIRROR_SQLITE
 
 from . import pg
 from .guard_harness import guarded, people, sent
@@ -84,6 +86,37 @@ async def test_a_store_written_before_migrations_upgrades_in_place_and_keeps_eve
     reopened = SqliteStore(path)  # a second start applies nothing
     reopened.close()
     assert _counts(path) == before
+
+
+def test_a_mirror_written_before_its_migration_is_adopted_with_every_row(tmp_path: Path) -> None:
+    """Until migration 3 the SQLite store created the mirror's tables (the same DDL) on every open,
+    outside the migrations: a store written so is adopted in place, rows and search index kept."""
+    path = tmp_path / "outperform.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    migrate_sqlite(conn, MIGRATIONS[:2])
+    conn.executescript(MIRROR_SQLITE)
+    thread = Conversation.model_validate(
+        {
+            "prospect_token": "tok1",
+            "message": [{"timestamp": "2026-01-01 10:00:00", "text": "Berapa harga?", "direction": "inbound"}],
+        }
+    )
+    conn.execute("BEGIN")
+    mirror.upsert_conversations(conn, [thread])
+    conn.execute("COMMIT")
+    conn.close()
+    store = SqliteStore(path)
+    try:
+        versions = store.call(lambda conn: [r[0] for r in conn.execute("SELECT version FROM schema_migrations")])
+        hits, total = store.call(lambda conn: mirror_fts.search(conn, "harga", mirror_fts.Filters()))
+        threads = store.call(lambda conn: conn.execute("SELECT token, awaiting_since FROM mirror_threads").fetchall())
+    finally:
+        store.close()
+    assert versions == [1, 2, 3]
+    assert total == 1
+    assert hits[0].token == "tok1"
+    assert [tuple(r) for r in threads] == [("tok1", 1767261600)]
 
 
 def test_a_failed_sqlite_migration_leaves_the_schema_as_it_was(tmp_path: Path) -> None:
