@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from outperform_mcp.api.models import Contact, Conversation
-from outperform_mcp.store import inbox, mirror, mirror_fts, mirror_queries
+from outperform_mcp.store import inbox, mirror, mirror_dialect, mirror_fts, mirror_queries
 from outperform_mcp.store.db import SqliteStore, Store, open_store
 from outperform_mcp.store.optout import OptOutRules
 
@@ -171,3 +171,35 @@ def test_a_webhook_message_keeps_the_opt_out_the_inbox_decided(store: Store) -> 
     store.call(lambda c: inbox.insert(c, event, NOW, OptOutRules(["no more promos"])))
     assert store.call(mirror.absorb_local) == 1
     assert store.call(lambda c: c.execute("SELECT opt_out FROM mirror_messages").fetchone()[0]) == 1
+
+
+# Year ends and starts, a Sunday/Monday pair, a leap day: where week numbering goes wrong.
+MOMENTS = [
+    "2025-12-28 23:59:59",
+    "2025-12-29 00:00:00",
+    "2026-01-01 00:00:00",
+    "2026-01-04 12:00:00",
+    "2026-01-05 00:00:00",
+    "2027-01-03 08:00:00",
+    "2028-02-29 23:00:00",
+    "2028-12-31 23:59:59",
+]
+
+
+def test_calendar_buckets_are_the_same_on_both_backends(store: Store) -> None:
+    """Reports group by day and week in SQL, written differently per backend (store.mirror_dialect);
+    both must give SQLite's strftime answers ('%Y-%m-%d', '%Y-W%W': weeks from Monday, week 00
+    before the year's first Monday), computed here in Python."""
+    for text in MOMENTS:
+        at = datetime.fromisoformat(text).replace(tzinfo=UTC)
+        seconds = int(at.timestamp())
+        got = store.call(
+            lambda c, s=seconds: tuple(
+                c.execute(
+                    f"SELECT {mirror_dialect.day(c, 'x')}, {mirror_dialect.week(c, 'x')} "
+                    "FROM (SELECT CAST(? AS BIGINT) AS x) AS moment",  # noqa: S608 - our own expressions
+                    (s,),
+                ).fetchone()
+            )
+        )
+        assert got == (at.strftime("%Y-%m-%d"), at.strftime("%Y-W%W")), text
