@@ -11,7 +11,7 @@ import pytest
 
 from outperform_mcp.api.models import Contact, Conversation
 from outperform_mcp.store import inbox, mirror, mirror_dialect, mirror_fts, mirror_queries
-from outperform_mcp.store.db import SqliteStore, Store, open_store
+from outperform_mcp.store.db import Connection, SqliteStore, Store, open_store
 from outperform_mcp.store.optout import OptOutRules
 
 from .pg import fresh_schema
@@ -193,13 +193,11 @@ def test_calendar_buckets_are_the_same_on_both_backends(store: Store) -> None:
     for text in MOMENTS:
         at = datetime.fromisoformat(text).replace(tzinfo=UTC)
         seconds = int(at.timestamp())
-        got = store.call(
-            lambda c, s=seconds: tuple(
-                c.execute(
-                    f"SELECT {mirror_dialect.day(c, 'x')}, {mirror_dialect.week(c, 'x')} "
-                    "FROM (SELECT CAST(? AS BIGINT) AS x) AS moment",  # noqa: S608 - our own expressions
-                    (s,),
-                ).fetchone()
-            )
-        )
+
+        def buckets(c: Connection, s: int = seconds) -> tuple[str, str]:
+            expressions = f"{mirror_dialect.day(c, 'x')}, {mirror_dialect.week(c, 'x')}"
+            row = c.execute(f"SELECT {expressions} FROM (SELECT CAST(? AS BIGINT) AS x) AS moment", (s,)).fetchone()  # noqa: S608
+            return (row[0], row[1])
+
+        got = store.call(buckets)
         assert got == (at.strftime("%Y-%m-%d"), at.strftime("%Y-W%W")), text
