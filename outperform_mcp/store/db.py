@@ -5,7 +5,8 @@ functions of one ``Connection`` inside one transaction, written in SQL both back
 (``?`` placeholders, ``ON CONFLICT``, ``RETURNING``). Everything that differs between the two —
 connecting, DDL, write serialisation, notifications — lives in one class per backend:
 ``SqliteStore`` here, ``PostgresStore`` in ``postgres.py`` (imported only when
-``OUTPERFORM_DATABASE_URL`` is set, so SQLite users never pay for the driver).
+``OUTPERFORM_DATABASE_URL`` is set, so SQLite users never pay for the driver). The mirror's few
+dialect differences are in ``mirror_schema`` (DDL), ``mirror_fts`` (search) and ``mirror_dialect``.
 
 ``run`` executes a function in one serialised write transaction (SQLite: ``BEGIN IMMEDIATE``;
 PostgreSQL: a transaction-scoped advisory lock), so the rules read what they check and write what
