@@ -215,7 +215,10 @@ class Mirror:
             raise
         finally:
             with anyio.CancelScope(shield=True):
-                await self.store.run(lambda conn: leases.release(conn, SYNC_LEASE, holder))
+                try:
+                    await self.store.run(lambda conn: leases.release(conn, SYNC_LEASE, holder))
+                except Exception as exc:  # the lease then frees itself at its expiry
+                    log.warning("mirror sync: could not give up its lease: %s", exc)
         if lost:
             raise SyncLeaseLost("the mirror sync stalled past its lease and another process took over; stopped")
         return report
