@@ -91,8 +91,8 @@ async def _sync(settings: Settings, full: bool) -> None:
 
             store.call(mirror.reset)
         async with OutPerformClient(settings.api) as api:
-            mirror_ = Mirror(api, store, settings.mirror, lease_ttl=settings.store.lease_seconds)
-            report = await mirror_.sync(progress=progress)
+            engine = Mirror(api, store, settings.mirror, lease_ttl=settings.store.lease_seconds)
+            report = await engine.sync(progress=progress)
     finally:
         store.close()
     if tty:
