@@ -18,7 +18,7 @@ from mcp.server.subscriptions import ResourceUpdated
 
 from outperform_mcp.guard.model import Window
 from outperform_mcp.server.inbox.resources import INBOX_URI, contact_uri
-from outperform_mcp.store import contacts
+from outperform_mcp.store import contacts, optout
 from outperform_mcp.store import inbox as events
 
 from .inbox_harness import MALLORY_PHONE, Running, eventually, inbound, inbox_server, payload, point_emulator, token_of
@@ -306,7 +306,7 @@ async def test_retention_prunes_old_events_and_cursors_never_go_back(tmp_path: P
 
         def put(text: str, received: datetime) -> events.Stored:
             event = events.NewEvent(phone="60100000009", name=None, kind="text", text=text, sent_at=received)
-            return r.deps.store.call(lambda conn: events.insert(conn, event, received))
+            return r.deps.store.call(lambda conn: events.insert(conn, event, received, optout.DEFAULT))
 
         old = put("old", now - timedelta(days=8))
         recent = put("recent", now - timedelta(days=6))

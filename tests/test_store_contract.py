@@ -16,7 +16,7 @@ import pytest
 from pydantic import SecretStr
 
 from outperform_mcp.api.auth import SharedGrant
-from outperform_mcp.store import campaigns, contacts, inbox, journal, leases, tokens
+from outperform_mcp.store import campaigns, contacts, inbox, journal, leases, optout, tokens
 from outperform_mcp.store.db import Connection, SqliteStore, Store, open_store
 
 from .pg import fresh_schema
@@ -131,9 +131,9 @@ def test_inbox_dedupes_orders_links_and_keeps_the_window_moving_forward(store: S
     def event(minute: int, text: str) -> inbox.NewEvent:
         return inbox.NewEvent("60123", "Cust", "text", text, T0 + timedelta(minutes=minute))
 
-    first = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=6)))
-    again = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=7)))
-    older = store.call(lambda conn: inbox.insert(conn, event(1, "STOP"), T0 + timedelta(minutes=8)))
+    first = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=6), optout.DEFAULT))
+    again = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=7), optout.DEFAULT))
+    older = store.call(lambda conn: inbox.insert(conn, event(1, "STOP"), T0 + timedelta(minutes=8), optout.DEFAULT))
     assert (first.duplicate, again.duplicate, again.id, older.id > first.id) == (False, True, first.id, True)
     state = store.call(lambda conn: contacts.get_state(conn, phone="60123"))
     assert state is not None

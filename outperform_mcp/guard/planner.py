@@ -16,7 +16,7 @@ from ..settings import GuardSettings
 from ..store import journal
 from ..store.contacts import ContactState, is_opt_out
 from ..store.db import Connection, Store
-from ..store.optout import DEFAULT, OptOutRules
+from ..store.optout import OptOutRules
 from ..textsafe import clean, one_line
 from . import personalise, policy
 from .lookup import look_up
@@ -43,7 +43,7 @@ class Planner:
         settings: GuardSettings,
         catalogue: Catalogue,
         clock: Callable[[], datetime],
-        opt_out: OptOutRules = DEFAULT,
+        opt_out: OptOutRules,
     ) -> None:
         self.opt_out_rules = opt_out
         self.api = api

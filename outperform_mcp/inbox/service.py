@@ -32,7 +32,7 @@ from ..store import inbox as events
 from ..store import replies
 from ..store.db import Store
 from ..store.inbox import Marked, Page, Summary
-from ..store.optout import DEFAULT, OptOutRules
+from ..store.optout import OptOutRules
 from .intake import InboxUnavailable, Intake, ReceiverStats
 from .waiters import Waiters
 
@@ -81,7 +81,7 @@ class InboxService:
         *,
         country: str,
         on_change: OnChange = _ignore,
-        opt_out: OptOutRules = DEFAULT,
+        opt_out: OptOutRules,
     ) -> None:
         self.store = store
         # Numbers written without a country code are read in this country (OUTPERFORM_DEFAULT_COUNTRY).

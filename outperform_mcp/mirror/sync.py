@@ -32,6 +32,7 @@ from ..api.errors import OutPerformError
 from ..settings import MirrorSettings
 from ..store import mirror, mirror_sql  # noqa: F401  (mirror_sql: the views, so the schema is whole)
 from ..store.db import Connection, Store
+from ..store.optout import OptOutRules
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,8 +83,10 @@ class Mirror:
         store: Store,
         settings: MirrorSettings | None = None,
         *,
+        opt_out: OptOutRules,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.opt_out = opt_out  # the configured phrases, as the inbox and the send policy read them
         self.api = api
         self.store = store
         self.settings = settings or MirrorSettings()
@@ -204,7 +207,7 @@ class Mirror:
         self, kind: str, items: Sequence[Any], now: int, state: mirror.SyncState | None = None
     ) -> int:
         """Store one page, and the checkpoint past it, in one transaction."""
-        return await self.store.run(lambda conn: mirror.store_page(conn, kind, items, now, state))
+        return await self.store.run(lambda conn: mirror.store_page(conn, kind, items, now, self.opt_out, state))
 
     async def _known(self, items: Sequence[Any]) -> bool:
         tokens = [c.token for c in items]

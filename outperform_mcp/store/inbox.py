@@ -16,7 +16,7 @@ from typing import Any
 
 from . import contacts
 from .db import Connection, iso, moment
-from .optout import DEFAULT, OptOutRules
+from .optout import OptOutRules
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _event(row: Any) -> Event:
     )
 
 
-def insert(conn: Connection, event: NewEvent, received_at: datetime, rules: OptOutRules = DEFAULT) -> Stored:
+def insert(conn: Connection, event: NewEvent, received_at: datetime, rules: OptOutRules) -> Stored:
     """Store one event (or recognise a duplicate) and update the contact's window/opt-out state.
 
     Runs in the caller's transaction, so the event and the contact state commit together.
