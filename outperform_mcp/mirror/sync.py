@@ -31,7 +31,7 @@ from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..settings import MirrorSettings
 from ..store import mirror, mirror_sql  # noqa: F401  (mirror_sql: the views, so the schema is whole)
-from ..store.db import Connection, Store
+from ..store.db import Connection, Store, existing
 from ..store.optout import OptOutRules
 
 log = logging.getLogger(__name__)
@@ -211,7 +211,7 @@ class Mirror:
 
     async def _known(self, items: Sequence[Any]) -> bool:
         tokens = [c.token for c in items]
-        return bool(await self.store.run(lambda conn: mirror.known_tokens(conn, tokens)))
+        return bool(await self.store.run(lambda conn: existing(conn, "mirror_contacts", "token", tokens)))
 
     async def _first_pass(
         self, kind: str, state: mirror.SyncState, now: int, progress: Progress | None

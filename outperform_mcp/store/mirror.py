@@ -247,15 +247,6 @@ def upsert_contacts(conn: Connection, items: Sequence[api.Contact], now: int) ->
     )
 
 
-def known_tokens(conn: Connection, tokens: Iterable[str]) -> set[str]:
-    wanted = list(tokens)
-    if not wanted:
-        return set()
-    marks = ",".join("?" * len(wanted))
-    rows = conn.execute(f"SELECT token FROM mirror_contacts WHERE token IN ({marks})", wanted)  # noqa: S608
-    return {r[0] for r in rows}
-
-
 def _provisional_match(conn: Connection, token: str, at: int, direction: str, text: str) -> int | None:
     row = conn.execute(
         """SELECT id FROM mirror_messages
