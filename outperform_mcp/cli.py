@@ -77,6 +77,7 @@ async def _sync(settings: Settings, full: bool) -> None:
     from .api.client import OutPerformClient
     from .mirror.sync import Mirror
     from .store.db import open_store
+    from .store.optout import OptOutRules
 
     tty = sys.stderr.isatty()
 
@@ -91,7 +92,8 @@ async def _sync(settings: Settings, full: bool) -> None:
 
             store.call(mirror.reset)
         async with OutPerformClient(settings.api) as api:
-            engine = Mirror(api, store, settings.mirror, lease_ttl=settings.store.lease_seconds)
+            rules = OptOutRules(settings.guard.opt_out_phrases)
+            engine = Mirror(api, store, settings.mirror, opt_out=rules, lease_ttl=settings.store.lease_seconds)
             report = await engine.sync(progress=progress)
     finally:
         store.close()

@@ -21,6 +21,7 @@ from outperform_mcp.mirror.sync import SYNC_LEASE, Mirror
 from outperform_mcp.settings import MirrorSettings
 from outperform_mcp.store import leases, mirror
 from outperform_mcp.store.db import open_store
+from outperform_mcp.store.optout import DEFAULT
 
 from .pg import fresh_schema
 from .support import api_settings, eventually
@@ -59,7 +60,9 @@ async def test_the_sync_lease_moves_to_another_process_when_its_holder_dies(emul
             assert dead is not None
             assert dead != store.process_id
             async with OutPerformClient(api_settings(emulator, tmp_path)) as api:
-                survivor = Mirror(api, store, MirrorSettings(sync_rate=0, sync_interval=0), lease_ttl=LEASE_S)
+                survivor = Mirror(
+                    api, store, MirrorSettings(sync_rate=0, sync_interval=0), opt_out=DEFAULT, lease_ttl=LEASE_S
+                )
                 # While the holder lives and renews, this process's pass waits for the lease.
                 with anyio.move_on_after(LEASE_S * 1.5) as waited:
                     await survivor.sync()

@@ -21,7 +21,7 @@ from mcp import Client
 
 from outperform_mcp import cli
 from outperform_mcp.api.models import Conversation
-from outperform_mcp.store import campaigns, inbox, journal, mirror, mirror_fts, postgres
+from outperform_mcp.store import campaigns, inbox, journal, mirror, mirror_fts, optout, postgres
 from outperform_mcp.store.db import SqliteStore, StoreUnavailable, open_store
 from outperform_mcp.store.migrations import LATEST, MIGRATIONS, Migration, MigrationError, migrate_sqlite
 from outperform_mcp.store.mirror_schema import SQLITE as MIRROR_SQLITE
@@ -103,7 +103,7 @@ def test_a_mirror_written_before_its_migration_is_adopted_with_every_row(tmp_pat
         }
     )
     conn.execute("BEGIN")
-    mirror.upsert_conversations(conn, [thread])
+    mirror.upsert_conversations(conn, [thread], optout.DEFAULT)
     conn.execute("COMMIT")
     conn.close()
     store = SqliteStore(path)
@@ -202,7 +202,7 @@ def test_a_connection_lost_while_serving_is_retried_and_never_doubles_a_write(tm
                 assert store.call_read(inbox.latest_id) == 0  # the dead connection is replaced, the read retried
                 admin.execute("SELECT pg_terminate_backend(%s)", (_backend_pid(store),))
                 event = inbox.NewEvent("6012", None, "text", "hi", datetime(2026, 11, 20, 9, tzinfo=UTC))
-                stored = store.call(lambda conn: inbox.insert(conn, event, event.sent_at))
+                stored = store.call(lambda conn: inbox.insert(conn, event, event.sent_at, optout.DEFAULT))
                 assert stored.duplicate is False
                 assert store.call(lambda conn: inbox.count(conn)) == 1
         finally:

@@ -37,7 +37,8 @@ from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..settings import MirrorSettings
 from ..store import leases, mirror, mirror_sql  # noqa: F401  (mirror_sql: the SQLite views)
-from ..store.db import Connection, Store
+from ..store.db import Connection, Store, existing
+from ..store.optout import OptOutRules
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -95,9 +96,11 @@ class Mirror:
         store: Store,
         settings: MirrorSettings | None = None,
         *,
+        opt_out: OptOutRules,
         clock: Callable[[], float] = time.time,
         lease_ttl: float = 15.0,
     ) -> None:
+        self.opt_out = opt_out  # the configured phrases, as the inbox and the send policy read them
         self.api = api
         self.lease_ttl = lease_ttl
         self.store = store
@@ -268,11 +271,11 @@ class Mirror:
         self, kind: str, items: Sequence[Any], now: int, state: mirror.SyncState | None = None
     ) -> int:
         """Store one page, and the checkpoint past it, in one transaction."""
-        return await self.store.run(lambda conn: mirror.store_page(conn, kind, items, now, state))
+        return await self.store.run(lambda conn: mirror.store_page(conn, kind, items, now, self.opt_out, state))
 
     async def _known(self, items: Sequence[Any]) -> bool:
         tokens = [c.token for c in items]
-        return bool(await self.store.run(lambda conn: mirror.known_tokens(conn, tokens)))
+        return bool(await self.store.run(lambda conn: existing(conn, "mirror_contacts", "token", tokens)))
 
     async def _first_pass(
         self, kind: str, state: mirror.SyncState, now: int, progress: Progress | None

@@ -92,7 +92,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 opt_out=guard.opt_out,
             )
             push = HandshakeSubscriptions(bus)
-            mirror = Mirror(api, store, settings.mirror, lease_ttl=settings.store.lease_seconds)
+            mirror = Mirror(api, store, settings.mirror, opt_out=guard.opt_out, lease_ttl=settings.store.lease_seconds)
             mirror.attach(services)
             deps = Deps(
                 api=api,
