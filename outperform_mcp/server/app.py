@@ -17,7 +17,7 @@ from .deps import Deps
 from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
 from .messaging.tools import hidden_tools
-from .prebuilt import build_tools
+from .prebuilt import build_tools, stored_schemas
 from .registry import REGISTRY, SelectionError, selected
 from .sdk_private import serve_resource_subscribe
 
@@ -71,8 +71,10 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         raise SelectionError(
             "these --tools/--toolsets/--exclude-tools/--read-only settings leave no tool to offer: widen the selection"
         )
-    hidden = frozenset(REGISTRY) - {t.name for t in surface.tools}
-    tools = build_tools(surface.tools, hidden)
+    stored = stored_schemas()
+    # Every tool's name, those of toolsets not imported in this run too: hints must not name them.
+    hidden = (frozenset(REGISTRY) | stored.keys()) - {t.name for t in surface.tools}
+    tools = build_tools(surface.tools, hidden, stored)
     if any(t.toolset in ("insights", "sql") for t in surface.tools):
         deps.mirror.start()  # in the background: start-up never waits for the API
     auth: dict[str, Any] = {}

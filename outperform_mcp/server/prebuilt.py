@@ -82,9 +82,8 @@ def stored_schemas() -> dict[str, dict[str, Any]]:
     return dict(data)
 
 
-def build_tools(tools: list[ToolDef], hidden: frozenset[str]) -> list[Tool]:
-    """One tool per definition: prebuilt where its schemas are stored, built now where not."""
-    stored = stored_schemas()
+def build_tools(tools: list[ToolDef], hidden: frozenset[str], stored: dict[str, dict[str, Any]]) -> list[Tool]:
+    """One tool per definition: prebuilt where its schemas are ``stored``, built now where not."""
     out: list[Tool] = []
     for t in tools:
         schemas = stored.get(t.name)
