@@ -103,3 +103,13 @@ def test_sandbox_derives_settings_without_touching_the_environment(tmp_path: Pat
         assert sandboxed.api.data_dir == tmp_path / "sandbox"
     assert dict(os.environ) == before
     assert loaded.guard.templates_file is None
+
+
+def test_the_default_country_is_one_phonenumbers_knows() -> None:
+    # ApiSettings accepts it without asking phonenumbers (start-up time), so it must be right.
+    import phonenumbers
+
+    from outperform_mcp.settings import DEFAULT_COUNTRY
+
+    assert DEFAULT_COUNTRY in phonenumbers.SUPPORTED_REGIONS
+    assert ApiSettings().default_country == DEFAULT_COUNTRY
