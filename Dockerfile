@@ -10,7 +10,7 @@ COPY outperform_mcp ./outperform_mcp
 COPY prompts ./prompts
 # Build the wheel, then install it: .ci/image.sh repeats these two lines without Docker.
 RUN pip wheel --no-cache-dir --no-deps --wheel-dir /dist .
-RUN pip install --no-cache-dir --prefix=/install /dist/*.whl
+RUN pip install --no-cache-dir --prefix=/install "$(ls /dist/*.whl)[postgres]"
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 OUTPERFORM_DATA_DIR=/data

@@ -6,6 +6,7 @@ import argparse
 import importlib.util
 import logging
 import os
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -34,6 +35,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--http", action="store_true", help="serve Streamable HTTP at /mcp instead of stdio")
     p.add_argument("--host", default="127.0.0.1", help="HTTP host (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="HTTP: serve with N processes on one port (N > 1 needs OUTPERFORM_DATABASE_URL)",
+    )
     p.add_argument("--sandbox", action="store_true", help="run against a built-in emulator with seeded data")
     p.add_argument("--toolsets", type=_csv, default=(), help="comma-separated toolsets to enable")
     p.add_argument("--tools", type=_csv, default=(), help="comma-separated tools to expose (allow-list)")
@@ -69,15 +76,20 @@ async def _check(api_settings: ApiSettings) -> None:
 async def _sync(settings: Settings, full: bool) -> None:
     from .api.client import OutPerformClient
     from .mirror.sync import Mirror
-    from .store.db import Store
+    from .store.db import SqliteStore
 
+    if settings.store.url is not None:
+        raise SettingsProblem(
+            "the local mirror is not on PostgreSQL yet: run sync without OUTPERFORM_DATABASE_URL "
+            "(the insights and sql toolsets are off with a shared database)"
+        )
     tty = sys.stderr.isatty()
 
     async def progress(kind: str, pages: int, stored: int) -> None:
         line = f"sync {kind}: page {pages}, {stored:,} stored"
         print(f"\r{line:<60}" if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
 
-    store = Store(settings.api.data_dir / "outperform.db")
+    store = SqliteStore(settings.api.data_dir / "outperform.db")
     try:
         if full:  # contacts are refreshed newest first, so an edited older contact needs this
             from .store import mirror
@@ -94,7 +106,8 @@ async def _sync(settings: Settings, full: bool) -> None:
     print(f"mirror synced in {report.seconds:.1f} s with {calls} API calls: {stored}", file=sys.stderr)
 
 
-async def _serve(args: argparse.Namespace, settings: Settings) -> None:
+async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket | None = None) -> None:
+
     from .server.app import Selection, build_server
     from .server.http import is_loopback
     from .server.runtime import open_deps, serve_http, serve_stdio
@@ -112,7 +125,7 @@ async def _serve(args: argparse.Namespace, settings: Settings) -> None:
     async with open_deps(settings) as deps:
         server = build_server(deps, selection, settings.server.prompts_dir)
         if args.http:
-            await serve_http(server, deps, args.host, args.port)
+            await serve_http(server, deps, args.host, args.port, sock=sock)
         else:
             await serve_stdio(server, deps)
 
@@ -127,6 +140,43 @@ def _target(settings: Settings, sandbox: bool) -> Iterator[Settings]:
 
     with sandbox_settings(settings) as sandboxed:
         yield sandboxed
+
+
+def _workers_problem(args: argparse.Namespace, settings: Settings) -> str | None:
+    if args.workers < 1:
+        return f"--workers must be 1 or more, not {args.workers}"
+    if args.workers == 1:
+        return None
+    if not args.http:
+        return "--workers needs --http (a stdio server is one process for one client)"
+    if args.sandbox:
+        return (
+            "--workers cannot run the in-process emulator; start it apart (outperform-mcp sandbox) and point "
+            "OUTPERFORM_BASE_URL at it"
+        )
+    if settings.store.url is None:
+        return (
+            f"--workers {args.workers} needs OUTPERFORM_DATABASE_URL (a PostgreSQL database the processes share); "
+            "the embedded SQLite store serves one process"
+        )
+    return None
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    from .server.runtime import check_store, listen
+    from .server.workers import supervise
+
+    check_store(settings)  # one clear error here, and the schema migrated once, before any worker starts
+    sock = listen(args.host, args.port)
+
+    def work(shared: socket.socket) -> int:
+        try:
+            _run(_serve, args, settings, shared)
+            return 0
+        except (Exception, KeyboardInterrupt) as exc:
+            return _report(exc)
+
+    return supervise(args.workers, work, sock)
 
 
 def _run(fn: Callable[..., Awaitable[None]], *args: Any) -> None:
@@ -148,6 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_emulator(load(sandbox=True), args.host, args.port)
         settings = load(sandbox=args.sandbox)
+        problem = _workers_problem(args, settings)
+        if problem:
+            raise SettingsProblem(problem)
+        if args.workers > 1:
+            return _serve_workers(args, settings)
         with _target(settings, args.sandbox) as target:
             if args.command == "check":
                 _run(_check, target.api)
@@ -165,13 +220,14 @@ def _report(exc: BaseException) -> int:
     from .server.prompts import PromptFileError
     from .server.registry import SelectionError
     from .server.runtime import ListenError
+    from .store.db import StoreUnavailable
 
     # Errors raised inside the server's task groups arrive wrapped in exception groups.
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     if isinstance(exc, KeyboardInterrupt):
         return 130
-    if isinstance(exc, SettingsProblem | PromptFileError | SelectionError | ListenError):
+    if isinstance(exc, SettingsProblem | PromptFileError | SelectionError | ListenError | StoreUnavailable):
         print(f"outperform-mcp: cannot start: {exc}", file=sys.stderr)
         return 2
     if isinstance(exc, OutPerformError):

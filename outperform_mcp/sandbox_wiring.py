@@ -65,11 +65,11 @@ def forget_mirror(data_dir: Path) -> None:
     sandbox data folder from an earlier run would hold the same messages at other times: start it
     empty (the journal and inbox stay, as that folder is kept on purpose)."""
     from .store import mirror
-    from .store.db import Store
+    from .store.db import SqliteStore
 
     if not (data_dir / "outperform.db").exists():
         return
-    store = Store(data_dir / "outperform.db")
+    store = SqliteStore(data_dir / "outperform.db")
     try:
         store.call(mirror.reset)
     finally:

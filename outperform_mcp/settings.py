@@ -243,6 +243,59 @@ class InboxSettings(BaseModel):
         return self.webhook_secret is not None
 
 
+class StoreSettings(BaseModel):
+    """Where shared state lives: the embedded SQLite file (default) or a PostgreSQL database."""
+
+    model_config = _FROZEN
+
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:port/db — keep all state there so several processes "
+        "(--workers, machines) share it; unset: SQLite in OUTPERFORM_DATA_DIR, one process",
+    )
+    lease_seconds: float = Field(
+        15.0,
+        ge=1,
+        le=600,
+        description="Shared database: a process that stops renewing its lease this long is "
+        "taken as dead (its interrupted sends are settled, its jobs taken over)",
+    )
+    lock_timeout: float = Field(10.0, gt=0, le=300, description="Shared database: seconds a write waits for its turn")
+    request_state_key: SecretStr | None = Field(
+        None,
+        description="Key sealing 2026-07-28 retry state, the same on every replica (default: one kept in the "
+        "shared database; per process with SQLite)",
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith(("postgresql://", "postgres://")):
+            raise ValueError(
+                "must be a PostgreSQL URL, postgresql://user:password@host:5432/dbname "
+                "(unset it to keep state in the embedded SQLite file)"
+            )
+        return value
+
+    @field_validator("request_state_key")
+    @classmethod
+    def _strong_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError(
+                "use at least 32 characters, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
+
+    @property
+    def url(self) -> str | None:
+        return self.database_url.get_secret_value() if self.database_url else None
+
+
 class MirrorSettings(BaseModel):
     """The local mirror's sync (insights and sql toolsets)."""
 
@@ -267,6 +320,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(default_factory=ServerSettings)
     guard: GuardSettings = Field(default_factory=GuardSettings)
     inbox: InboxSettings = Field(default_factory=InboxSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
     mirror: MirrorSettings = Field(default_factory=MirrorSettings)
 
 
@@ -275,6 +329,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
     "server": ServerSettings,
     "guard": GuardSettings,
     "inbox": InboxSettings,
+    "store": StoreSettings,
     "mirror": MirrorSettings,
 }
 

@@ -25,7 +25,7 @@ from outperform_mcp.server.app import build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
-from outperform_mcp.settings import GuardSettings, ServerSettings, Settings
+from outperform_mcp.settings import GuardSettings, ServerSettings, Settings, StoreSettings
 
 from .support import Clock, api_settings, control, free_port
 
@@ -48,12 +48,17 @@ async def guarded(
     server_settings: ServerSettings | None = None,
     clock: Callable[[], datetime] = now_utc,
     api: dict[str, Any] | None = None,
+    database_url: str | None = None,
     **guard: Any,
 ) -> AsyncIterator[tuple[MCPServer, Deps]]:
     """An MCPServer over real Deps whose send service uses ``guard`` settings and ``clock``
-    (``api``: API setting overrides)."""
+    (``api``: API setting overrides; ``database_url``: state on PostgreSQL instead of SQLite in ``data_dir``)."""
     reset(emulator)
-    settings = Settings(api=api_settings(emulator, data_dir, **(api or {})), server=server_settings or ServerSettings())
+    settings = Settings(
+        api=api_settings(emulator, data_dir, **(api or {})),
+        server=server_settings or ServerSettings(),
+        store=StoreSettings(database_url=database_url),
+    )
     async with open_deps(settings) as deps:
         assert deps.api is not None
         deps.guard = SendService(deps.api, deps.store, guard_settings(**guard), clock=clock)

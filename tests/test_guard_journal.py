@@ -13,7 +13,7 @@ from mcp import Client
 
 from outperform_mcp.guard.service import SendService
 from outperform_mcp.store import journal
-from outperform_mcp.store.db import Store, iso
+from outperform_mcp.store.db import SqliteStore, iso
 
 from .guard_harness import Human, guard_settings, guarded, people, sent
 from .support import call, control
@@ -87,7 +87,7 @@ def _seed(conn: sqlite3.Connection, now: datetime, approval_status: str, rows: l
 
 async def test_start_up_settles_rows_and_sends_nothing(emulator: Any, tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    store = Store(tmp_path / "j.db")
+    store = SqliteStore(tmp_path / "j.db")
     try:
         used = store.call(lambda conn: _seed(conn, now, "used", ["sending", "approved", "sent"]))
         before = control(emulator, "GET", "stats")["total"]
@@ -107,7 +107,7 @@ async def test_start_up_settles_rows_and_sends_nothing(emulator: Any, tmp_path: 
 
 def test_mark_sending_is_single_use(tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    store = Store(tmp_path / "j.db")
+    store = SqliteStore(tmp_path / "j.db")
     try:
         approval_id = store.call(lambda conn: _seed(conn, now, "used", ["approved"]))
         row = store.call(lambda conn: journal.sends_of(conn, approval_id))[0]

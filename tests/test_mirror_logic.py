@@ -9,7 +9,7 @@ import pytest
 
 from outperform_mcp.api.models import Contact, Conversation
 from outperform_mcp.store import mirror, mirror_fts, mirror_queries
-from outperform_mcp.store.db import Store
+from outperform_mcp.store.db import SqliteStore as Store
 
 
 @pytest.mark.parametrize(

@@ -105,6 +105,31 @@ def test_sandbox_derives_settings_without_touching_the_environment(tmp_path: Pat
     assert loaded.guard.templates_file is None
 
 
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        (
+            {"OUTPERFORM_DATABASE_URL": "mysql://u:p@h/db"},
+            "OUTPERFORM_DATABASE_URL: Value error, must be a PostgreSQL URL",
+        ),
+        ({"OUTPERFORM_REQUEST_STATE_KEY": "short"}, "OUTPERFORM_REQUEST_STATE_KEY: Value error, use at least 32"),
+        ({"OUTPERFORM_LEASE_SECONDS": "0"}, "OUTPERFORM_LEASE_SECONDS"),
+    ],
+)
+def test_store_settings_are_checked(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], problem: str) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsProblem) as caught:
+        load(sandbox=True)
+    assert problem in str(caught.value)
+    assert "u:p@" not in str(caught.value)
+
+
+def test_a_blank_database_url_means_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OUTPERFORM_DATABASE_URL", "  ")
+    assert load(sandbox=True).store.url is None
+
+
 def test_the_default_country_is_one_phonenumbers_knows() -> None:
     # ApiSettings accepts it without asking phonenumbers (start-up time), so it must be right.
     import phonenumbers

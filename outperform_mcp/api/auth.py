@@ -3,6 +3,12 @@
 ``TokenManager`` owns the tokens (one renewal at a time, under a lock); ``with_bearer`` puts the
 access token on a request and, when the API refuses it anyway, refreshes once and replays the
 request (the refused request was not acted on, so replaying is safe even for a send).
+
+Several processes with one account share their tokens through a ``TokenShare`` (the store
+implements it): the refresh token rotates, so one process refreshing would log the others out.
+A process renews only while it holds the share's lease, and first re-reads the shared token:
+whoever renewed first, everyone else adopts its result, so one expiry costs one ``oauth_access``
+and no two processes ever log in at once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -63,6 +70,31 @@ class RefreshTokenFile:
             self.path.unlink()
 
 
+@dataclass(frozen=True)
+class SharedGrant:
+    """The tokens one process obtained, as every process sharing them sees them (wall-clock times)."""
+
+    access_token: SecretStr
+    refresh_token: SecretStr
+    refresh_at: datetime  # renew from then on
+    expires_at: datetime
+
+
+class TokenShare(Protocol):
+    async def current(self) -> SharedGrant | None: ...
+
+    async def lease(self) -> bool:
+        """Take the right to renew; False while another process holds it."""
+        ...
+
+    async def publish(self, grant: SharedGrant) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+SHARE_POLL_S = 0.05  # how often a process waiting on another's renewal looks again
+
+
 class TokenManager:
     def __init__(
         self,
@@ -86,6 +118,7 @@ class TokenManager:
         self._refresh_at = 0.0
         self._expires_at = 0.0
         self._expires_wall: datetime | None = None
+        self.share: TokenShare | None = None  # set when processes share the tokens (see module doc)
 
     def __repr__(self) -> str:
         return f"TokenManager(client_id={self._client_id!r}, valid={self._valid()})"
@@ -109,7 +142,7 @@ class TokenManager:
             return self._access.get_secret_value()
         async with self._lock:
             if self._access is None or not self._valid():
-                await self._renew()
+                await self._renew(None)
             assert self._access is not None
             return self._access.get_secret_value()
 
@@ -117,11 +150,53 @@ class TokenManager:
         """The API refused ``stale``: renew unless a concurrent caller already did."""
         async with self._lock:
             if self._access is None or self._access.get_secret_value() == stale:
-                await self._renew()
+                await self._renew(stale)
             assert self._access is not None
             return self._access.get_secret_value()
 
-    async def _renew(self) -> None:
+    async def _renew(self, stale: str | None) -> None:
+        share = self.share
+        if share is None:
+            await self._renew_here()
+            return
+        while True:
+            if await self._adopt(share, stale):
+                return
+            if await share.lease():
+                try:
+                    if await self._adopt(share, stale):  # renewed by another between the read and the lease
+                        return
+                    shared = await share.current()
+                    if shared is not None:  # the newest rotated refresh token is the shared one
+                        self._refresh = shared.refresh_token
+                    await self._renew_here()
+                    assert self._access is not None
+                    assert self._refresh is not None
+                    assert self._expires_wall is not None
+                    refresh_at = self._expires_wall - timedelta(seconds=self._expires_at - self._refresh_at)
+                    await share.publish(SharedGrant(self._access, self._refresh, refresh_at, self._expires_wall))
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await share.release()
+                return
+            await anyio.sleep(SHARE_POLL_S)
+
+    async def _adopt(self, share: TokenShare, stale: str | None) -> bool:
+        """Take the shared tokens if they are fresh and not the ones the API just refused."""
+        shared = await share.current()
+        if shared is None or shared.access_token.get_secret_value() == stale:
+            return False
+        left = (shared.refresh_at - datetime.now(UTC)).total_seconds()
+        if left <= 0:
+            return False
+        now = self._clock()
+        self._access, self._refresh = shared.access_token, shared.refresh_token
+        self._refresh_at = now + left
+        self._expires_at = now + (shared.expires_at - datetime.now(UTC)).total_seconds()
+        self._expires_wall = shared.expires_at
+        return True
+
+    async def _renew_here(self) -> None:
         grant: TokenGrant | None = None
         if self._refresh is not None:
             try:

@@ -12,6 +12,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -21,8 +22,8 @@ import anyio
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError, SendOutcomeUnknown
 from ..settings import GuardSettings
-from ..store import journal
-from ..store.db import Connection, Store
+from ..store import journal, leases
+from ..store.db import Connection, Store, StoreUnavailable
 from ..store.optout import OptOutRules
 from . import policy
 from .links import link_secret, load_key
@@ -97,7 +98,8 @@ class SendService:
         # Identifies this process: stdio clients are bound to it (one process serves one client).
         self.boot_id = secrets.token_hex(6)
         self._form_key = secrets.token_bytes(32)
-        self._link_key = load_key(None if str(store.path) == ":memory:" else store.path.parent)
+        private = store.path is not None and str(store.path) != ":memory:"
+        self._link_key = load_key(store.path.parent if private and store.path else None)
 
     @property
     def mode(self) -> str:
@@ -113,14 +115,22 @@ class SendService:
             )
         if not self.settings.sending_enabled:
             log.warning("OUTPERFORM_SENDING_ENABLED=false: every send will be refused")
+        if self.store.shared:
+            # Every process must derive the same page links and accept the same form posts; recovery
+            # runs as a job on one process at a time (see server.runtime), not at each start.
+            self._link_key, self._form_key = await self.store.run(
+                lambda conn: (leases.shared_key(conn, "approval-links"), leases.shared_key(conn, "approval-forms"))
+            )
+            return journal.Recovery(0, 0)
         return await self.recover()
 
     async def recover(self) -> journal.Recovery:
-        """Settle what a previous process left mid-way. Never sends anything."""
+        """Settle what a process that is gone left mid-way. Never sends anything."""
         now = self.clock()
+        shared = self.store.shared
 
         def run(conn: Connection) -> journal.Recovery:
-            found = journal.recover(conn, now)
+            found = journal.recover(conn, now, shared=shared)
             journal.expire_stale(conn, now)
             return found
 
@@ -364,11 +374,16 @@ class SendService:
             # The single-use gate: of two racing commits only one moves 'approved' to 'used'.
             if not journal.transition(conn, approval_id, from_status="approved", to_status="used", at=now):
                 return [], []
+            journal.claim_rows(conn, approval_id, self.store.process_id)
             return [r for r in rows if r.status == "approved"], []
 
         rows, refusals = await self.store.run(claim)
-        for row in rows:
-            await self._send_one(row)
+        for n, row in enumerate(rows):
+            try:
+                await self._send_one(row)
+            except StoreUnavailable:
+                await self._abandon(rows[n:])
+                raise
         result = await self.status(approval_id)
         result.refusals = refusals
         return result
@@ -413,8 +428,21 @@ class SendService:
         _, more = policy.check_recipients(self.settings, draft, people, self.clock())
         return refusals + more
 
+    async def _abandon(self, rows: list[journal.SendRecord]) -> None:
+        """Claimed messages this call will not send (the journal failed): say so, if it can be written."""
+        note = "not sent: the send journal could not be written (database unavailable)"
+        now = self.clock()
+        with anyio.CancelScope(shield=True), suppress(StoreUnavailable):
+            await self.store.run(lambda conn: [journal.abandon(conn, r.id, now, note) for r in rows])
+
     async def _send_one(self, row: journal.SendRecord) -> None:
-        marked = await self.store.run(lambda conn: journal.mark_sending(conn, row.id, self.clock()))
+        try:
+            marked = await self.store.run(
+                lambda conn: journal.mark_sending(conn, row.id, self.clock(), self.store.process_id)
+            )
+        except StoreUnavailable:
+            await self._abandon([row])
+            raise
         if not marked:
             return
         status, message_id = "unknown", None
@@ -492,7 +520,7 @@ class SendService:
                 raise GuardError(f"no approval {approval_id}: check the id with list_sends")
             return BatchStatus(approval, journal.sends_of(conn, approval_id))
 
-        return await self.store.run(run)
+        return await self.store.read(run)
 
     async def wait_settled(self, approval_id: str, seconds: float) -> BatchStatus:
         """Wait until the approval is decided and its messages are final (or ``seconds`` pass)."""
@@ -524,4 +552,4 @@ class SendService:
 
     async def usage(self) -> policy.Usage:
         now = self.clock()
-        return await self.store.run(lambda conn: journal.usage(conn, now))
+        return await self.store.read(lambda conn: journal.usage(conn, now))

@@ -11,7 +11,9 @@ Contacts arrive as phone numbers; tokens are found lazily through the API by a b
 
 from __future__ import annotations
 
+import json
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
@@ -41,6 +43,11 @@ log = logging.getLogger(__name__)
 # A phone the API could not match is asked about again only after this long.
 RESOLVE_COOLDOWN_S = 600.0
 PRUNE_EVERY_S = 3600.0
+# With a shared store a waiter also looks again this often: a process that stored an event and died
+# before telling the others must not leave a waiter hanging until its timeout.
+SHARED_RECHECK_S = 1.0
+NOTIFY_CHUNK = 50  # events per notification (PostgreSQL payloads stop at 8,000 bytes)
+CHANNEL = "inbox"
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,7 @@ class InboxService:
         self._resolve_recv: MemoryObjectReceiveStream[str]
         self._resolve_send, self._resolve_recv = anyio.create_memory_object_stream[str](1000)
         self._resolve_tried: dict[str, float] = {}
+        self.instance = secrets.token_hex(6)  # tells this process's own notifications apart
 
     def _key(self, phone: str) -> str:
         return phones.key(phone, self.country)
@@ -101,6 +109,8 @@ class InboxService:
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._resolver)
             tg.start_soon(self._pruner)
+            if self.store.shared:
+                tg.start_soon(self._listen)
             await tg.start(self.intake.run)
             task_status.started()
 
@@ -118,6 +128,31 @@ class InboxService:
         await self.on_change(InboxChange(tuple(dict.fromkeys(s.token for s in fresh if s.token))))
         for phone in dict.fromkeys(s.phone for s in fresh if s.token is None):
             self._queue_resolve(phone)
+        if self.store.shared:
+            for start in range(0, len(fresh), NOTIFY_CHUNK):
+                chunk = fresh[start : start + NOTIFY_CHUNK]
+                payload = {
+                    "from": self.instance,
+                    "phones": list(dict.fromkeys(s.phone for s in chunk)),
+                    "tokens": list(dict.fromkeys(s.token for s in chunk if s.token)),
+                }
+                await self.store.notify(CHANNEL, json.dumps(payload))
+
+    async def _listen(self) -> None:
+        """Events another process stored: wake this process's waiters and listening clients too."""
+        async for payload in self.store.listen(CHANNEL):
+            try:
+                if payload is None:  # reconnected: anything may have arrived meanwhile
+                    self.waiters.wake_all()
+                    await self.on_change(InboxChange())
+                    continue
+                note = json.loads(payload)
+                if note.get("from") == self.instance:
+                    continue
+                self.waiters.wake(str(p) for p in note.get("phones", ()))
+                await self.on_change(InboxChange(tuple(str(t) for t in note.get("tokens", ()))))
+            except Exception:  # a malformed note must not stop listening
+                log.exception("handling an inbox notification from another process failed")
 
     # -- waiting -----------------------------------------------------------------------------
 
@@ -130,7 +165,7 @@ class InboxService:
         deadline = anyio.current_time() + seconds
         while True:
             with self.waiters.watch(phone) as arrived:
-                found = await self.store.run(
+                found = await self.store.read(
                     lambda conn: events.list_events(conn, since=since, phone=phone, unread_only=True, limit=50)
                 )
                 if found:
@@ -138,7 +173,7 @@ class InboxService:
                 left = deadline - anyio.current_time()
                 if left <= 0:
                     return []
-                with anyio.move_on_after(left):
+                with anyio.move_on_after(min(left, SHARED_RECHECK_S) if self.store.shared else left):
                     await arrived.wait()
 
     # -- contacts ----------------------------------------------------------------------------
@@ -197,7 +232,7 @@ class InboxService:
 
     async def phone_for_token(self, token: str) -> str | None:
         """The phone of a contact token: from local state, else from the API (then remembered)."""
-        phone = await self.store.run(lambda conn: events.phone_for_token(conn, token))
+        phone = await self.store.read(lambda conn: events.phone_for_token(conn, token))
         if phone is not None or self.api is None:
             return phone
         found = await self.api.get_contact(token)
@@ -216,7 +251,7 @@ class InboxService:
     # -- the operations the tools and resources need -----------------------------------------
 
     async def latest_id(self) -> int:
-        return await self.store.run(events.latest_id)
+        return await self.store.read(events.latest_id)
 
     async def list_since(
         self, since: int, *, token: str | None = None, unread_only: bool = True, limit: int = 20
@@ -226,13 +261,13 @@ class InboxService:
         Contacts not linked yet are looked up first (bounded), so the page shows tokens where it can.
         """
         phone = await self.phone_of(token) if token else None
-        found = await self.store.run(
+        found = await self.store.read(
             lambda conn: events.page(conn, since=since, phone=phone, unread_only=unread_only, limit=limit + 1)
         )
         shown, more = found.events[:limit], len(found.events) > limit
         unlinked = [e.phone for e in shown if e.token is None]
         if unlinked and await self.resolve_unlinked(unlinked):
-            shown = await self.store.run(lambda conn: events.by_ids(conn, [e.id for e in shown]))
+            shown = await self.store.read(lambda conn: events.by_ids(conn, [e.id for e in shown]))
         return Page(shown, found.unread), more
 
     async def mark_handled(
@@ -244,12 +279,12 @@ class InboxService:
 
     async def summary(self, recent: int) -> Summary:
         """Unread and stored counts, the cursor, and the latest ``recent`` unread messages (newest first)."""
-        return await self.store.run(lambda conn: events.summary(conn, recent=recent))
+        return await self.store.read(lambda conn: events.summary(conn, recent=recent))
 
     async def contact_messages(self, token: str, limit: int) -> Page:
         """The latest ``limit`` messages of one contact, newest first, with its unread count."""
         phone = await self.phone_of(token)
-        return await self.store.run(
+        return await self.store.read(
             lambda conn: events.page(conn, since=0, phone=phone, unread_only=False, limit=limit, newest_first=True)
         )
 
@@ -259,7 +294,7 @@ class InboxService:
         them went out, so a reply that came in before this call is not missed (else: now)."""
         phone = await self.phone_of(token)
         if since is None:
-            baseline = await self.store.run(lambda conn: replies.reply_cursor_for_contact(conn, token))
+            baseline = await self.store.read(lambda conn: replies.reply_cursor_for_contact(conn, token))
         else:
             baseline = since
         return await self.wait_for(phone, since=baseline, seconds=seconds), baseline

@@ -30,6 +30,11 @@ class Waiters:
                 if not group:
                     del self._by_phone[phone]
 
+    def wake_all(self) -> None:
+        for group in self._by_phone.values():
+            for waiter in group:
+                waiter.set()
+
     def wake(self, phones: Iterable[str]) -> None:
         for phone in phones:
             for waiter in self._by_phone.get(phone, ()):

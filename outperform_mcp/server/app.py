@@ -11,6 +11,7 @@ from typing import Any
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver import server as sdk_server
+from mcp.server.request_state import RequestStateSecurity
 
 from .. import __version__
 from .deps import Deps
@@ -18,7 +19,7 @@ from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
 from .messaging.tools import hidden_tools
 from .prebuilt import build_tools, stored_schemas
-from .registry import REGISTRY, SelectionError, selected
+from .registry import REGISTRY, SelectionError, load_all, selected
 from .sdk_private import serve_resource_subscribe
 
 INSTRUCTIONS = """\
@@ -36,6 +37,18 @@ class Selection:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     read_only: bool = False
+
+
+# The local mirror (FTS5, read-only SQL over SQLite) is not on PostgreSQL yet: with a shared
+# database these toolsets are not served.
+MIRROR_TOOLSETS = frozenset({"insights", "sql"})
+
+
+def mirror_tools(deps: Deps) -> list[str]:
+    if not deps.store.shared:
+        return []
+    load_all()
+    return [name for name, t in REGISTRY.items() if t.toolset in MIRROR_TOOLSETS]
 
 
 @contextmanager
@@ -63,7 +76,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     surface = selected(
         toolsets=selection.toolsets or deps.settings.toolsets,
         include=selection.include,
-        exclude=(*selection.exclude, *hidden_tools(deps.guard)),
+        exclude=(*selection.exclude, *hidden_tools(deps.guard), *mirror_tools(deps)),
         read_only=selection.read_only or deps.settings.read_only,
         prompts_dir=prompts_dir,
     )
@@ -97,6 +110,10 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             log_level="WARNING",
             subscriptions=deps.bus,
             tools=tools,
+            # Replicas sharing a database share the key, so a retry may land on any of them.
+            request_state_security=RequestStateSecurity(keys=list(deps.request_state_keys))
+            if deps.request_state_keys
+            else None,
             **auth,
         )
     for r in surface.resources:

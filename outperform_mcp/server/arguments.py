@@ -1,15 +1,18 @@
 """Tool arguments checked before anything runs, with errors a model can act on: one line per
 problem saying what was wrong and what to pass instead, unknown argument names refused with the
-valid ones (a misspelt filter must not silently widen a search), and no pydantic links."""
+valid ones (a misspelt filter must not silently widen a search), and no pydantic links. A tool
+that failed because the database is unavailable says so instead of a bare "error executing tool"."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.server.mcpserver.tools import Tool
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
+
+from ..store.db import StoreUnavailable
 
 _MAX_SHOWN = 10
 
@@ -53,4 +56,10 @@ class CheckedTool(Tool):
             error = exc
         if error is not None or set(arguments) - _names(fields).keys():
             raise ToolError(problems(self.name, fields, arguments, error))
-        return await super().run(arguments, context, convert_result)
+        try:
+            return await super().run(arguments, context, convert_result)
+        except UnexpectedToolError as exc:
+            # The database failing is not a bug of the tool: say what failed (the message holds no secret).
+            if isinstance(exc.__cause__, StoreUnavailable):
+                raise ToolError(f"{exc.__cause__}; try again when the database is back") from None
+            raise

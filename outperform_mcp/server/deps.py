@@ -35,6 +35,8 @@ class Deps:
     mirror: Mirror
     # Where people reach this server's own pages (set once the listener is bound).
     public_url: str | None = None
+    # Keys sealing 2026-07-28 retry state; empty: a key of this process (see server.app).
+    request_state_keys: tuple[bytes, ...] = ()
 
 
 Ctx = Context[Deps, Any]

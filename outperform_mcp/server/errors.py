@@ -12,6 +12,7 @@ from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 
 from ..api.errors import OutPerformError
 from ..inbox import UnknownContact
+from ..store.db import StoreUnavailable
 
 
 @contextmanager
@@ -31,7 +32,7 @@ def resource_errors() -> Iterator[None]:
         yield
     except UnknownContact as exc:
         raise ResourceNotFoundError(f"no contact with token {exc.token}") from None
-    except OutPerformError as exc:
+    except (OutPerformError, StoreUnavailable) as exc:
         raise ResourceError(str(exc)) from None
 
 

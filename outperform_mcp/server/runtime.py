@@ -9,12 +9,15 @@ from its first connection on.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from functools import partial
 from typing import Literal
 
 import anyio
+import anyio.abc
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
@@ -27,7 +30,9 @@ from ..inbox import InboxChange, InboxService
 from ..inbox.webhook import webhook_routes
 from ..mirror.sync import Mirror
 from ..settings import Settings
-from ..store.db import Store
+from ..store import leases
+from ..store.db import Store, open_store
+from ..store.tokens import SharedTokens
 from .deps import Deps
 from .http import build_http_app
 from .inbox.resources import uris_of
@@ -44,14 +49,35 @@ def extra_routes(deps: Deps) -> list[BaseRoute]:
     return [route for provider in ROUTE_PROVIDERS for route in provider(deps)]
 
 
+async def _shared_process(
+    store: Store, api: OutPerformClient, guard: SendService, settings: Settings, services: anyio.abc.TaskGroup
+) -> tuple[bytes, ...]:
+    """On a shared store: this process's heartbeat, the shared API tokens, recovery as a job that
+    one process at a time runs; returns the request-state keys every process uses."""
+    replica = leases.Replica(store, ttl=settings.store.lease_seconds)
+    await replica.beat()
+    owner = f"{settings.api.base_url}|{settings.api.client_id}"
+    api.tokens.share = SharedTokens(store, owner, replica.id)
+    services.start_soon(replica.heartbeat)
+    services.start_soon(partial(replica.job, "recovery", guard.recover, every=settings.store.lease_seconds / 2))
+    log.info("state in the shared database %s (process %s)", store.where, replica.id)
+    key = await store.run(lambda conn: leases.shared_key(conn, "request-state"))
+    return (key,)
+
+
 @asynccontextmanager
 async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
-    store = Store(settings.api.data_dir / "outperform.db")
+    store = open_store(settings.store.url, settings.api.data_dir, lock_timeout=settings.store.lock_timeout)
     try:
         async with OutPerformClient(settings.api) as api, anyio.create_task_group() as services:
             bus = InMemorySubscriptionBus()
             guard = SendService(api, store, settings.guard)
+            keys: tuple[bytes, ...] = ()
+            if store.shared:
+                keys = await _shared_process(store, api, guard, settings, services)
             await guard.start()
+            if settings.store.request_state_key is not None:
+                keys = (settings.store.request_state_key.get_secret_value().encode(),)
 
             async def publish(change: InboxChange) -> None:
                 for uri in uris_of(change):
@@ -76,6 +102,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 bus=bus,
                 push=push,
                 settings=settings.server,
+                request_state_keys=keys,
                 mirror=mirror,
             )
             await services.start(push.run)
@@ -84,6 +111,11 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 yield deps
             finally:
                 services.cancel_scope.cancel()
+                if store.shared:  # a clean stop leaves nothing for the others to recover
+                    with anyio.CancelScope(shield=True), suppress(Exception):
+                        await store.run(
+                            lambda conn: leases.release(conn, f"replica:{store.process_id}", store.process_id)
+                        )
     finally:
         store.close()
 
@@ -124,7 +156,13 @@ def bound_port(server: uvicorn.Server) -> int:
     raise RuntimeError("server is not listening")
 
 
-async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> None:
+def check_store(settings: Settings) -> None:
+    """Open the configured store once and close it: ``StoreUnavailable`` says what is wrong."""
+    open_store(settings.store.url, settings.api.data_dir, lock_timeout=settings.store.lock_timeout).close()
+
+
+async def serve_http(server: MCPServer, deps: Deps, host: str, port: int, *, sock: socket.socket | None = None) -> None:
+    """Serve on ``host:port``, or on ``sock`` when one is given (workers share a bound socket)."""
     app = build_http_app(
         server,
         host=host,
@@ -136,12 +174,14 @@ async def serve_http(server: MCPServer, deps: Deps, host: str, port: int) -> Non
         session_idle_timeout=deps.settings.session_idle_timeout,
     )
     deps.public_url = deps.public_url or f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
-    sock = listen(host, port)
-    log.info("serving MCP on http://%s:%s/mcp", host, port)
+    own = sock is None
+    sock = listen(host, port) if sock is None else sock
+    log.info("serving MCP on http://%s:%s/mcp (process %d)", host, port, os.getpid())
     try:
         await _uvicorn(app, host, port).serve(sockets=[sock])
     finally:
-        sock.close()
+        if own:
+            sock.close()
 
 
 async def serve_stdio(server: MCPServer, deps: Deps) -> None:

@@ -8,27 +8,14 @@ journal (``campaign_approvals``) so the journal itself stays as it is.
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from .db import SCHEMAS, iso
+from .db import Connection, iso
 from .inbox import latest_id
 from .journal import SendRecord
 from .replies import cursor_before, reply_cursor_for_batch
-
-SCHEMAS["campaigns"] = """
-CREATE TABLE IF NOT EXISTS campaigns (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS campaign_approvals (
-    approval_id TEXT PRIMARY KEY REFERENCES send_approvals(id),
-    campaign_id TEXT NOT NULL REFERENCES campaigns(id)
-);
-CREATE INDEX IF NOT EXISTS campaign_approvals_by_campaign ON campaign_approvals(campaign_id);
-"""
 
 
 @dataclass(frozen=True)
@@ -38,11 +25,11 @@ class Campaign:
     created_at: datetime
 
     @classmethod
-    def of(cls, row: sqlite3.Row) -> Campaign:
+    def of(cls, row: Any) -> Campaign:
         return cls(row["id"], row["name"], datetime.fromisoformat(row["created_at"]))
 
 
-def of_approval(conn: sqlite3.Connection, approval_id: str) -> Campaign | None:
+def of_approval(conn: Connection, approval_id: str) -> Campaign | None:
     row = conn.execute(
         "SELECT c.* FROM campaigns c JOIN campaign_approvals a ON a.campaign_id = c.id WHERE a.approval_id = ?",
         (approval_id,),
@@ -50,15 +37,13 @@ def of_approval(conn: sqlite3.Connection, approval_id: str) -> Campaign | None:
     return Campaign.of(row) if row else None
 
 
-def find(conn: sqlite3.Connection, key: str) -> Campaign | None:
+def find(conn: Connection, key: str) -> Campaign | None:
     """A campaign by id or by name (names match whatever their case)."""
-    row = conn.execute("SELECT * FROM campaigns WHERE id = ? OR name = ?", (key, key)).fetchone()
+    row = conn.execute("SELECT * FROM campaigns WHERE id = ? OR lower(name) = lower(?)", (key, key)).fetchone()
     return Campaign.of(row) if row else None
 
 
-def attach(
-    conn: sqlite3.Connection, approval_id: str, *, name: str | None, default_name: str, at: datetime
-) -> Campaign:
+def attach(conn: Connection, approval_id: str, *, name: str | None, default_name: str, at: datetime) -> Campaign:
     """Put a batch into the campaign ``name`` (created if new), or into a new one named after
     ``default_name``. A batch already in a campaign stays there (a retried call attaches again)."""
     current = of_approval(conn, approval_id)
@@ -77,18 +62,18 @@ def attach(
             (campaign.id, campaign.name, iso(at)),
         )
     conn.execute(
-        "INSERT OR IGNORE INTO campaign_approvals (approval_id, campaign_id) VALUES (?, ?)",
+        "INSERT INTO campaign_approvals (approval_id, campaign_id) VALUES (?, ?) ON CONFLICT DO NOTHING",
         (approval_id, campaign.id),
     )
     return campaign
 
 
-def recent(conn: sqlite3.Connection, limit: int) -> list[Campaign]:
+def recent(conn: Connection, limit: int) -> list[Campaign]:
     rows = conn.execute("SELECT * FROM campaigns ORDER BY created_at DESC, rowid DESC LIMIT ?", (limit,))
     return [Campaign.of(r) for r in rows]
 
 
-def sends(conn: sqlite3.Connection, campaign_id: str) -> list[SendRecord]:
+def sends(conn: Connection, campaign_id: str) -> list[SendRecord]:
     """Every message of the campaign's batches, oldest first."""
     rows = conn.execute(
         """SELECT s.* FROM sends s JOIN campaign_approvals a ON a.approval_id = s.approval_id
@@ -105,7 +90,7 @@ class Loaded:
     cursor: int  # the inbox cursor just before its first message went out (else now)
 
 
-def load(conn: sqlite3.Connection, key: str) -> Loaded | None:
+def load(conn: Connection, key: str) -> Loaded | None:
     campaign = find(conn, key)
     if campaign is None:
         return None
@@ -114,11 +99,11 @@ def load(conn: sqlite3.Connection, key: str) -> Loaded | None:
     return Loaded(campaign, rows, cursor_before(conn, first) if first else latest_id(conn))
 
 
-def recent_with_sends(conn: sqlite3.Connection, limit: int) -> list[tuple[Campaign, list[SendRecord]]]:
+def recent_with_sends(conn: Connection, limit: int) -> list[tuple[Campaign, list[SendRecord]]]:
     return [(c, sends(conn, c.id)) for c in recent(conn, limit)]
 
 
-def tracking(conn: sqlite3.Connection, approval_id: str | None) -> tuple[Campaign | None, int]:
+def tracking(conn: Connection, approval_id: str | None) -> tuple[Campaign | None, int]:
     """The campaign of a batch and the inbox cursor to wait for its replies from."""
     if approval_id is None:
         return None, latest_id(conn)

@@ -6,23 +6,12 @@ so a reply opens the window and a "STOP" blocks sends before the API is even ask
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from .db import SCHEMAS, iso, moment
+from .db import Connection, iso, moment
 from .optout import DEFAULT, OptOutRules
-
-SCHEMAS["contact_state"] = """
-CREATE TABLE IF NOT EXISTS contact_state (
-    phone TEXT PRIMARY KEY,              -- E.164 digits (see phones.py)
-    token TEXT,                          -- prospect_token once known
-    last_inbound_at TEXT,                -- ISO 8601 UTC
-    opted_out_at TEXT,
-    opt_out_text TEXT
-);
-CREATE INDEX IF NOT EXISTS contact_state_token ON contact_state(token);
-"""
 
 
 def is_opt_out(text: str, rules: OptOutRules = DEFAULT) -> bool:
@@ -39,7 +28,7 @@ class ContactState:
     opt_out_text: str | None
 
 
-def _row(row: sqlite3.Row | None) -> ContactState | None:
+def _row(row: Any) -> ContactState | None:
     if row is None:
         return None
 
@@ -49,7 +38,7 @@ def _row(row: sqlite3.Row | None) -> ContactState | None:
 
 
 def record_inbound(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     phone: str,
     at: datetime,
@@ -62,7 +51,9 @@ def record_inbound(
         """INSERT INTO contact_state (phone, token, last_inbound_at) VALUES (?, ?, ?)
            ON CONFLICT(phone) DO UPDATE SET
              token = COALESCE(excluded.token, contact_state.token),
-             last_inbound_at = MAX(COALESCE(contact_state.last_inbound_at, ''), excluded.last_inbound_at)""",
+             last_inbound_at = CASE WHEN contact_state.last_inbound_at IS NULL
+                 OR contact_state.last_inbound_at < excluded.last_inbound_at
+               THEN excluded.last_inbound_at ELSE contact_state.last_inbound_at END""",
         (phone, token, iso(at)),
     )
     if is_opt_out(text, rules):
@@ -75,11 +66,11 @@ def record_inbound(
     return state
 
 
-def link_token(conn: sqlite3.Connection, *, phone: str, token: str) -> None:
+def link_token(conn: Connection, *, phone: str, token: str) -> None:
     conn.execute("UPDATE contact_state SET token = ? WHERE phone = ?", (token, phone))
 
 
-def get_state(conn: sqlite3.Connection, *, phone: str | None = None, token: str | None = None) -> ContactState | None:
+def get_state(conn: Connection, *, phone: str | None = None, token: str | None = None) -> ContactState | None:
     if phone:
         return _row(conn.execute("SELECT * FROM contact_state WHERE phone = ?", (phone,)).fetchone())
     if token:
@@ -87,19 +78,15 @@ def get_state(conn: sqlite3.Connection, *, phone: str | None = None, token: str 
     return None
 
 
-SCHEMAS["created_contacts"] = """
-CREATE TABLE IF NOT EXISTS created_contacts (
-    token TEXT PRIMARY KEY,              -- prospect_token the API returned
-    phone TEXT NOT NULL                  -- as sent to POST /contacts
-);
-"""
-
-
-def remember_created(conn: sqlite3.Connection, *, token: str, phone: str) -> None:
+def remember_created(conn: Connection, *, token: str, phone: str) -> None:
     """A contact this server created: found again by its number, whatever the API's search does with tokens."""
-    conn.execute("INSERT OR REPLACE INTO created_contacts (token, phone) VALUES (?, ?)", (token, phone))
+    conn.execute(
+        """INSERT INTO created_contacts (token, phone) VALUES (?, ?)
+           ON CONFLICT (token) DO UPDATE SET phone = excluded.phone""",
+        (token, phone),
+    )
 
 
-def created_phone(conn: sqlite3.Connection, token: str) -> str | None:
+def created_phone(conn: Connection, token: str) -> str | None:
     row = conn.execute("SELECT phone FROM created_contacts WHERE token = ?", (token,)).fetchone()
     return str(row["phone"]) if row else None

@@ -3,40 +3,20 @@
 Every function takes the connection of one ``Store`` transaction. The event id is the cursor: it
 only grows (AUTOINCREMENT, so pruning never lets an id come back) and orders events by arrival.
 The payload has no event id, so a duplicate delivery is recognised by a key over (phone,
-timestamp, text): a UNIQUE index and ``INSERT OR IGNORE``.
+timestamp, text): a UNIQUE index and ``ON CONFLICT DO NOTHING``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from . import contacts
-from .db import SCHEMAS, iso, moment
+from .db import Connection, iso, moment
 from .optout import DEFAULT, OptOutRules
-
-SCHEMAS["inbox"] = """
-CREATE TABLE IF NOT EXISTS inbox_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    dedupe_key TEXT NOT NULL UNIQUE,
-    phone TEXT NOT NULL,                 -- E.164 digits (see phones.py)
-    token TEXT,                          -- prospect_token, once linked
-    name TEXT,                           -- WhatsApp profile name from the payload (customer-controlled)
-    kind TEXT NOT NULL,                  -- message type: text, image, ...
-    text TEXT NOT NULL,                  -- as received; cleaned when shown
-    sent_at TEXT NOT NULL,               -- the event's timestamp, ISO 8601 UTC
-    received_at TEXT NOT NULL,           -- when this server committed it
-    opt_out INTEGER NOT NULL DEFAULT 0,  -- the text asked to stop messages
-    handled_at TEXT
-);
-CREATE INDEX IF NOT EXISTS inbox_events_phone ON inbox_events(phone, id);
-CREATE INDEX IF NOT EXISTS inbox_events_token ON inbox_events(token, id);
-CREATE INDEX IF NOT EXISTS inbox_events_unread ON inbox_events(handled_at, id);
-CREATE INDEX IF NOT EXISTS inbox_events_received ON inbox_events(received_at);
-"""
 
 
 @dataclass(frozen=True)
@@ -78,7 +58,7 @@ class Event:
     handled_at: datetime | None
 
 
-def _event(row: sqlite3.Row) -> Event:
+def _event(row: Any) -> Event:
     sent = moment(row["sent_at"])
     received = moment(row["received_at"])
     assert sent is not None
@@ -97,7 +77,7 @@ def _event(row: sqlite3.Row) -> Event:
     )
 
 
-def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime, rules: OptOutRules = DEFAULT) -> Stored:
+def insert(conn: Connection, event: NewEvent, received_at: datetime, rules: OptOutRules = DEFAULT) -> Stored:
     """Store one event (or recognise a duplicate) and update the contact's window/opt-out state.
 
     Runs in the caller's transaction, so the event and the contact state commit together.
@@ -107,30 +87,29 @@ def insert(conn: sqlite3.Connection, event: NewEvent, received_at: datetime, rul
     known = contacts.get_state(conn, phone=phone)
     token = known.token if known else None
     opt_out = contacts.is_opt_out(event.text, rules)
-    cur = conn.execute(
-        """INSERT OR IGNORE INTO inbox_events
+    added = conn.execute(
+        """INSERT INTO inbox_events
            (dedupe_key, phone, token, name, kind, text, sent_at, received_at, opt_out)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id""",
         (key, phone, token, event.name, event.kind, event.text, iso(event.sent_at), iso(received_at), int(opt_out)),
-    )
-    if cur.rowcount == 0:
+    ).fetchone()
+    if added is None:
         row = conn.execute("SELECT id, token, opt_out FROM inbox_events WHERE dedupe_key = ?", (key,)).fetchone()
         return Stored(row["id"], phone, row["token"], duplicate=True, opt_out=bool(row["opt_out"]))
     # The window is counted from when the message was sent, but never from a time later than its
     # arrival: a skewed or forged future timestamp must not hold the window open.
     opened_at = min(event.sent_at, received_at)
     contacts.record_inbound(conn, phone=phone, at=opened_at.astimezone(UTC), text=event.text, rules=rules)
-    assert cur.lastrowid is not None
-    return Stored(cur.lastrowid, phone, token, duplicate=False, opt_out=opt_out)
+    return Stored(int(added[0]), phone, token, duplicate=False, opt_out=opt_out)
 
 
-def latest_id(conn: sqlite3.Connection) -> int:
+def latest_id(conn: Connection) -> int:
     row = conn.execute("SELECT MAX(id) FROM inbox_events").fetchone()
     return int(row[0] or 0)
 
 
 def list_events(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     since: int = 0,
     phone: str | None = None,
@@ -152,7 +131,7 @@ def list_events(
     return [_event(row) for row in conn.execute(sql, args)]
 
 
-def by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Event]:
+def by_ids(conn: Connection, ids: Sequence[int]) -> list[Event]:
     """These events (those still stored), in id order."""
     if not ids:
         return []
@@ -161,7 +140,7 @@ def by_ids(conn: sqlite3.Connection, ids: Sequence[int]) -> list[Event]:
     return [_event(row) for row in conn.execute(sql, list(ids))]
 
 
-def count(conn: sqlite3.Connection, *, phone: str | None = None, unread_only: bool = False) -> int:
+def count(conn: Connection, *, phone: str | None = None, unread_only: bool = False) -> int:
     where = ["1=1"]
     args: list[object] = []
     if phone is not None:
@@ -174,7 +153,7 @@ def count(conn: sqlite3.Connection, *, phone: str | None = None, unread_only: bo
 
 
 def mark_handled(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     ids: Sequence[int] = (),
     up_to: int | None = None,
@@ -202,7 +181,7 @@ def mark_handled(
     return changed
 
 
-def existing_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> set[int]:
+def existing_ids(conn: Connection, ids: Iterable[int]) -> set[int]:
     wanted = list(ids)
     if not wanted:
         return set()
@@ -211,7 +190,7 @@ def existing_ids(conn: sqlite3.Connection, ids: Iterable[int]) -> set[int]:
     return {int(r[0]) for r in rows}
 
 
-def phone_for_token(conn: sqlite3.Connection, token: str) -> str | None:
+def phone_for_token(conn: Connection, token: str) -> str | None:
     state = contacts.get_state(conn, token=token)
     if state is not None:
         return state.phone
@@ -219,7 +198,7 @@ def phone_for_token(conn: sqlite3.Connection, token: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def unlinked_phones(conn: sqlite3.Connection, *, limit: int = 50) -> list[str]:
+def unlinked_phones(conn: Connection, *, limit: int = 50) -> list[str]:
     rows = conn.execute(
         "SELECT phone, MAX(id) AS last FROM inbox_events WHERE token IS NULL GROUP BY phone ORDER BY last DESC LIMIT ?",
         (limit,),
@@ -227,7 +206,7 @@ def unlinked_phones(conn: sqlite3.Connection, *, limit: int = 50) -> list[str]:
     return [str(r["phone"]) for r in rows]
 
 
-def link(conn: sqlite3.Connection, *, phone: str, token: str) -> int:
+def link(conn: Connection, *, phone: str, token: str) -> int:
     """Attach a contact token to a phone: its stored events and its contact state. Returns events linked."""
     conn.execute(
         """INSERT INTO contact_state (phone, token) VALUES (?, ?)
@@ -239,7 +218,7 @@ def link(conn: sqlite3.Connection, *, phone: str, token: str) -> int:
     ).rowcount
 
 
-def prune(conn: sqlite3.Connection, *, before: datetime, batch: int = 5000) -> int:
+def prune(conn: Connection, *, before: datetime, batch: int = 5000) -> int:
     """Delete up to ``batch`` events received before ``before`` (call again while it returns ``batch``)."""
     return conn.execute(
         "DELETE FROM inbox_events WHERE id IN (SELECT id FROM inbox_events WHERE received_at < ? LIMIT ?)",
@@ -257,7 +236,7 @@ class Page:
 
 
 def page(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     since: int,
     phone: str | None,
@@ -277,7 +256,7 @@ class Summary:
     cursor: int
 
 
-def summary(conn: sqlite3.Connection, *, recent: int) -> Summary:
+def summary(conn: Connection, *, recent: int) -> Summary:
     latest = list_events(conn, unread_only=True, limit=recent, newest_first=True)
     return Summary(latest, count(conn, unread_only=True), count(conn), latest_id(conn))
 
@@ -289,7 +268,7 @@ class Marked:
     unread: int
 
 
-def mark(conn: sqlite3.Connection, *, ids: Sequence[int], up_to: int | None, phone: str | None, at: datetime) -> Marked:
+def mark(conn: Connection, *, ids: Sequence[int], up_to: int | None, phone: str | None, at: datetime) -> Marked:
     known = existing_ids(conn, ids)
     marked = mark_handled(conn, ids=ids, up_to=up_to, phone=phone, at=at)
     return Marked(marked, known, count(conn, phone=phone, unread_only=True))

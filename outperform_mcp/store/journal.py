@@ -10,55 +10,12 @@ both win, and ``sending`` is committed before the HTTP request leaves.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from .db import SCHEMAS, iso, moment
-
-SCHEMAS["send_journal"] = """
-CREATE TABLE IF NOT EXISTS send_approvals (
-    id TEXT PRIMARY KEY,                 -- unguessable
-    client TEXT NOT NULL,                -- who asked (see server.messaging.approval_flow.client_key)
-    digest TEXT NOT NULL,                -- sha256 of the exact payload shown
-    kind TEXT NOT NULL,                  -- session | template
-    channel TEXT NOT NULL,               -- elicitation | page | host | none | pending
-    status TEXT NOT NULL,                -- pending | approved | used | rejected | expired | refused
-    secret_hash TEXT,                    -- approval page link secret, hashed
-    allowed_because TEXT NOT NULL DEFAULT '[]',
-    created_at TEXT NOT NULL,
-    expires_at TEXT NOT NULL,
-    decided_at TEXT,
-    decided_by TEXT,
-    note TEXT
-);
-CREATE INDEX IF NOT EXISTS send_approvals_lookup ON send_approvals(digest, client, created_at);
-CREATE TABLE IF NOT EXISTS sends (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    approval_id TEXT NOT NULL REFERENCES send_approvals(id),
-    seq INTEGER NOT NULL,
-    token TEXT NOT NULL,
-    name TEXT NOT NULL,
-    phone TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    text TEXT NOT NULL,
-    template TEXT,
-    params TEXT NOT NULL DEFAULT '[]',
-    instance_id TEXT,
-    content_key TEXT NOT NULL,
-    repeat_of INTEGER,
-    status TEXT NOT NULL,
-    message_id TEXT,
-    error TEXT,
-    created_at TEXT NOT NULL,
-    sending_at TEXT,
-    finished_at TEXT
-);
-CREATE INDEX IF NOT EXISTS sends_by_approval ON sends(approval_id, seq);
-CREATE INDEX IF NOT EXISTS sends_by_content ON sends(content_key, sending_at);
-CREATE INDEX IF NOT EXISTS sends_by_status ON sends(status, sending_at);
-"""
+from .db import Connection, iso, moment
 
 # Statuses in which a message may have reached the customer: they count toward quotas and repeats.
 WENT_OUT = ("sending", "sent", "unknown")
@@ -82,7 +39,7 @@ class ApprovalRecord:
     note: str | None
 
     @classmethod
-    def of(cls, row: sqlite3.Row) -> ApprovalRecord:
+    def of(cls, row: Any) -> ApprovalRecord:
         created, expires = moment(row["created_at"]), moment(row["expires_at"])
         assert created is not None
         assert expires is not None
@@ -126,7 +83,7 @@ class SendRecord:
     finished_at: datetime | None
 
     @classmethod
-    def of(cls, row: sqlite3.Row) -> SendRecord:
+    def of(cls, row: Any) -> SendRecord:
         created = moment(row["created_at"])
         assert created is not None
         return cls(
@@ -171,7 +128,7 @@ class NewSend:
 
 
 def insert_approval(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     approval_id: str,
     client: str,
@@ -231,12 +188,12 @@ def insert_approval(
     )
 
 
-def get_approval(conn: sqlite3.Connection, approval_id: str) -> ApprovalRecord | None:
+def get_approval(conn: Connection, approval_id: str) -> ApprovalRecord | None:
     row = conn.execute("SELECT * FROM send_approvals WHERE id = ?", (approval_id,)).fetchone()
     return ApprovalRecord.of(row) if row else None
 
 
-def latest_approval(conn: sqlite3.Connection, *, digest: str, client: str) -> ApprovalRecord | None:
+def latest_approval(conn: Connection, *, digest: str, client: str) -> ApprovalRecord | None:
     row = conn.execute(
         "SELECT * FROM send_approvals WHERE digest = ? AND client = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
         (digest, client),
@@ -244,16 +201,16 @@ def latest_approval(conn: sqlite3.Connection, *, digest: str, client: str) -> Ap
     return ApprovalRecord.of(row) if row else None
 
 
-def set_channel(conn: sqlite3.Connection, approval_id: str, channel: str) -> None:
+def set_channel(conn: Connection, approval_id: str, channel: str) -> None:
     conn.execute("UPDATE send_approvals SET channel = ? WHERE id = ?", (channel, approval_id))
 
 
-def set_secret_hash(conn: sqlite3.Connection, approval_id: str, secret_hash: str) -> None:
+def set_secret_hash(conn: Connection, approval_id: str, secret_hash: str) -> None:
     conn.execute("UPDATE send_approvals SET secret_hash = ? WHERE id = ?", (secret_hash, approval_id))
 
 
 def transition(
-    conn: sqlite3.Connection,
+    conn: Connection,
     approval_id: str,
     *,
     from_status: str,
@@ -282,7 +239,7 @@ def transition(
     return True
 
 
-def expire_stale(conn: sqlite3.Connection, now: datetime) -> int:
+def expire_stale(conn: Connection, now: datetime) -> int:
     """Pending or approved-but-unused approvals past their expiry: expired, their messages never sent."""
     stale = [
         r["id"]
@@ -307,22 +264,39 @@ def expire_stale(conn: sqlite3.Connection, now: datetime) -> int:
 # -- messages --------------------------------------------------------------------------------
 
 
-def sends_of(conn: sqlite3.Connection, approval_id: str) -> list[SendRecord]:
+def sends_of(conn: Connection, approval_id: str) -> list[SendRecord]:
     rows = conn.execute("SELECT * FROM sends WHERE approval_id = ? ORDER BY seq", (approval_id,))
     return [SendRecord.of(r) for r in rows]
 
 
-def mark_sending(conn: sqlite3.Connection, send_id: int, at: datetime) -> bool:
+def claim_rows(conn: Connection, approval_id: str, owner: str) -> None:
+    """Record which process took the approved messages of a used approval, so recovery settles them
+    only if that process is gone."""
+    conn.execute("UPDATE sends SET owner = ? WHERE approval_id = ? AND status = 'approved'", (owner, approval_id))
+
+
+def mark_sending(conn: Connection, send_id: int, at: datetime, owner: str | None = None) -> bool:
     """The one gate before the HTTP request: only an approved row can become 'sending', once."""
     cur = conn.execute(
-        "UPDATE sends SET status = 'sending', sending_at = ? WHERE id = ? AND status = 'approved'",
-        (iso(at), send_id),
+        "UPDATE sends SET status = 'sending', sending_at = ?, owner = COALESCE(?, owner) "
+        "WHERE id = ? AND status = 'approved'",
+        (iso(at), owner, send_id),
+    )
+    return cur.rowcount == 1
+
+
+def abandon(conn: Connection, send_id: int, at: datetime, error: str) -> bool:
+    """A message this process claimed (maybe marked 'sending') but never handed to the API: not sent."""
+    cur = conn.execute(
+        """UPDATE sends SET status = 'failed', error = ?, finished_at = ?
+           WHERE id = ? AND status IN ('approved', 'sending')""",
+        (error, iso(at), send_id),
     )
     return cur.rowcount == 1
 
 
 def finish(
-    conn: sqlite3.Connection,
+    conn: Connection,
     send_id: int,
     *,
     status: str,
@@ -344,11 +318,11 @@ class Usage:
     last_day: int
 
 
-def usage(conn: sqlite3.Connection, now: datetime) -> Usage:
+def usage(conn: Connection, now: datetime) -> Usage:
     return Usage(went_out_since(conn, now - timedelta(hours=1)), went_out_since(conn, now - timedelta(days=1)))
 
 
-def went_out_since(conn: sqlite3.Connection, since: datetime) -> int:
+def went_out_since(conn: Connection, since: datetime) -> int:
     """Messages that went out (or may have) since ``since``, plus those claimed by a commit in progress."""
     row = conn.execute(
         """SELECT COUNT(*) FROM sends
@@ -360,7 +334,7 @@ def went_out_since(conn: sqlite3.Connection, since: datetime) -> int:
 
 
 def last_same_message(
-    conn: sqlite3.Connection, content_key: str, since: datetime, *, exclude_approval: str | None = None
+    conn: Connection, content_key: str, since: datetime, *, exclude_approval: str | None = None
 ) -> SendRecord | None:
     """The latest send of the same content to the same contact that went out (or may have) since ``since``,
     or that is approved and about to."""
@@ -374,7 +348,7 @@ def last_same_message(
 
 
 def list_sends(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     statuses: Sequence[str] = (),
     token: str | None = None,
@@ -416,18 +390,29 @@ class Recovery:
     not_sent: int  # claimed but never reached 'sending': certainly not sent
 
 
-def recover(conn: sqlite3.Connection, now: datetime) -> Recovery:
-    """Start-up: settle rows an earlier process left mid-way. Sends nothing."""
+# Rows whose owner is not a live process (no unexpired 'replica:' lease, see store.leases).
+_ORPHANED = """(owner IS NULL OR owner NOT IN
+                 (SELECT holder FROM leases WHERE name LIKE 'replica:%' AND expires_at > ?))"""
+
+
+def recover(conn: Connection, now: datetime, *, shared: bool = False) -> Recovery:
+    """Settle rows a process that is gone left mid-way. Sends nothing.
+
+    A private store (SQLite) is used by this process alone, so at start every such row is orphaned;
+    a shared one settles only the rows of processes whose heartbeat lease has run out."""
+    orphaned = _ORPHANED if shared else "1 = 1"
+    owners = (iso(now),) if shared else ()
     unknown = conn.execute(
-        """UPDATE sends SET status = 'unknown', finished_at = ?,
+        f"""UPDATE sends SET status = 'unknown', finished_at = ?,
                error = 'the server stopped while this message was being sent; check the conversation'
-           WHERE status = 'sending'""",
-        (iso(now),),
+           WHERE status = 'sending' AND {orphaned}""",  # noqa: S608 - a constant clause
+        (iso(now), *owners),
     ).rowcount
     not_sent = conn.execute(
-        """UPDATE sends SET status = 'failed', finished_at = ?,
+        f"""UPDATE sends SET status = 'failed', finished_at = ?,
                error = 'not sent: the server stopped before sending it'
-           WHERE status = 'approved' AND approval_id IN (SELECT id FROM send_approvals WHERE status = 'used')""",
-        (iso(now),),
+           WHERE status = 'approved' AND approval_id IN (SELECT id FROM send_approvals WHERE status = 'used')
+             AND {orphaned}""",  # noqa: S608 - a constant clause
+        (iso(now), *owners),
     ).rowcount
     return Recovery(unknown=unknown, not_sent=not_sent)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +21,7 @@ from typing import Any, TypeVar
 
 from ..api import models as api
 from . import contacts as contact_state
-from .db import SCHEMAS
+from .db import SCHEMAS, Connection
 
 SCHEMAS["mirror"] = """
 CREATE TABLE IF NOT EXISTS mirror_contacts (
@@ -153,7 +152,7 @@ class SyncState:
     error: str | None
 
 
-def sync_state(conn: sqlite3.Connection, kind: str) -> SyncState:
+def sync_state(conn: Connection, kind: str) -> SyncState:
     row = conn.execute("SELECT * FROM mirror_sync WHERE kind = ?", (kind,)).fetchone()
     if row is None:
         return SyncState(kind, False, 1, None, None, 0, 0, None)
@@ -169,11 +168,11 @@ def sync_state(conn: sqlite3.Connection, kind: str) -> SyncState:
     )
 
 
-def all_states(conn: sqlite3.Connection) -> dict[str, SyncState]:
+def all_states(conn: Connection) -> dict[str, SyncState]:
     return {kind: sync_state(conn, kind) for kind in KINDS}
 
 
-def save_state(conn: sqlite3.Connection, state: SyncState) -> None:
+def save_state(conn: Connection, state: SyncState) -> None:
     conn.execute(
         """INSERT INTO mirror_sync (kind, complete, next_page, run_started_at, watermark, items, calls, error)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -205,7 +204,7 @@ class Freshness:
         return "the mirror is still being filled by its first sync: answers may miss data (see sync status)"
 
 
-def freshness(conn: sqlite3.Connection) -> Freshness:
+def freshness(conn: Connection) -> Freshness:
     states = all_states(conn).values()
     marks = [s.watermark for s in states]
     as_of = None if any(m is None for m in marks) else min(m for m in marks if m is not None)
@@ -215,7 +214,7 @@ def freshness(conn: sqlite3.Connection) -> Freshness:
 # -- writes from the API ---------------------------------------------------------------------
 
 
-def upsert_labels(conn: sqlite3.Connection, labels: Sequence[api.Label]) -> None:
+def upsert_labels(conn: Connection, labels: Sequence[api.Label]) -> None:
     conn.execute("DELETE FROM mirror_labels")
     conn.executemany(
         "INSERT OR REPLACE INTO mirror_labels (name, contacts) VALUES (?, ?)",
@@ -223,7 +222,7 @@ def upsert_labels(conn: sqlite3.Connection, labels: Sequence[api.Label]) -> None
     )
 
 
-def upsert_contacts(conn: sqlite3.Connection, items: Sequence[api.Contact], now: int) -> None:
+def upsert_contacts(conn: Connection, items: Sequence[api.Contact], now: int) -> None:
     conn.executemany(
         """INSERT INTO mirror_contacts (token, name, phone, email, created_at, synced_at) VALUES (?, ?, ?, ?, ?, ?)
            ON CONFLICT(token) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,
@@ -248,7 +247,7 @@ def upsert_contacts(conn: sqlite3.Connection, items: Sequence[api.Contact], now:
     )
 
 
-def known_tokens(conn: sqlite3.Connection, tokens: Iterable[str]) -> set[str]:
+def known_tokens(conn: Connection, tokens: Iterable[str]) -> set[str]:
     wanted = list(tokens)
     if not wanted:
         return set()
@@ -257,7 +256,7 @@ def known_tokens(conn: sqlite3.Connection, tokens: Iterable[str]) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _provisional_match(conn: sqlite3.Connection, token: str, at: int, direction: str, text: str) -> int | None:
+def _provisional_match(conn: Connection, token: str, at: int, direction: str, text: str) -> int | None:
     row = conn.execute(
         """SELECT id FROM mirror_messages
            WHERE token = ? AND at BETWEEN ? AND ? AND direction = ? AND source != 'api'
@@ -268,11 +267,11 @@ def _provisional_match(conn: sqlite3.Connection, token: str, at: int, direction:
     return int(row[0]) if row else None
 
 
-def _has_provisional(conn: sqlite3.Connection) -> bool:
+def _has_provisional(conn: Connection) -> bool:
     return conn.execute("SELECT 1 FROM mirror_messages WHERE source != 'api' LIMIT 1").fetchone() is not None
 
 
-def upsert_conversations(conn: sqlite3.Connection, threads: Sequence[api.Conversation]) -> int:
+def upsert_conversations(conn: Connection, threads: Sequence[api.Conversation]) -> int:
     """Store the threads' messages (a thread may hold only a date range of them); returns new messages."""
     provisional = _has_provisional(conn)
     added = 0
@@ -311,7 +310,7 @@ def upsert_conversations(conn: sqlite3.Connection, threads: Sequence[api.Convers
     return added
 
 
-def upsert_chatbot(conn: sqlite3.Connection, sessions: Sequence[api.ChatbotConversation]) -> None:
+def upsert_chatbot(conn: Connection, sessions: Sequence[api.ChatbotConversation]) -> None:
     for s in sessions:
         conn.execute(
             """INSERT INTO mirror_chatbot (id, token, name, phone, sentiment, concluded, started_at, ended_at,
@@ -367,7 +366,7 @@ def turns(messages: Sequence[tuple[int, str]]) -> list[Turn]:
     return out
 
 
-def refresh_threads(conn: sqlite3.Connection, tokens: Iterable[str]) -> None:
+def refresh_threads(conn: Connection, tokens: Iterable[str]) -> None:
     """Recompute per-message turn facts and the thread summary of these contacts."""
     for token in tokens:
         rows = conn.execute(
@@ -417,12 +416,12 @@ def refresh_threads(conn: sqlite3.Connection, tokens: Iterable[str]) -> None:
 # -- what the server knows first-hand --------------------------------------------------------
 
 
-def _cursor(conn: sqlite3.Connection, source: str, default: str) -> str:
+def _cursor(conn: Connection, source: str, default: str) -> str:
     row = conn.execute("SELECT position FROM mirror_cursor WHERE source = ?", (source,)).fetchone()
     return str(row[0]) if row else default
 
 
-def _set_cursor(conn: sqlite3.Connection, source: str, position: str) -> None:
+def _set_cursor(conn: Connection, source: str, position: str) -> None:
     conn.execute(
         "INSERT INTO mirror_cursor (source, position) VALUES (?, ?) "
         "ON CONFLICT(source) DO UPDATE SET position = excluded.position",
@@ -430,11 +429,11 @@ def _set_cursor(conn: sqlite3.Connection, source: str, position: str) -> None:
     )
 
 
-def _tables(conn: sqlite3.Connection) -> set[str]:
+def _tables(conn: Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
-def absorb_local(conn: sqlite3.Connection) -> int:
+def absorb_local(conn: Connection) -> int:
     """Fold new inbound webhook events and successful sends into the mirror; returns rows added.
 
     Cheap when nothing is new (two indexed range reads), so every mirror read runs it first.
@@ -504,7 +503,7 @@ def absorb_local(conn: sqlite3.Connection) -> int:
 
 
 def _api_copy(
-    conn: sqlite3.Connection, token: str, at: int, direction: str, text: str, *, template: bool = False
+    conn: Connection, token: str, at: int, direction: str, text: str, *, template: bool = False
 ) -> int | None:
     row = conn.execute(
         """SELECT id FROM mirror_messages WHERE token = ? AND direction = ? AND at BETWEEN ? AND ?
@@ -515,7 +514,7 @@ def _api_copy(
     return int(row[0]) if row else None
 
 
-def reset(conn: sqlite3.Connection) -> None:
+def reset(conn: Connection) -> None:
     """Forget the whole mirror (the account behind it changed); the next sync starts a first pass."""
     for table in (
         "mirror_contacts",
@@ -533,14 +532,12 @@ def reset(conn: sqlite3.Connection) -> None:
 # -- one transaction each, for the sync engine and the tools ----------------------------------
 
 
-def store_labels(conn: sqlite3.Connection, labels: Sequence[api.Label], state: SyncState) -> None:
+def store_labels(conn: Connection, labels: Sequence[api.Label], state: SyncState) -> None:
     upsert_labels(conn, labels)
     save_state(conn, state)
 
 
-def store_page(
-    conn: sqlite3.Connection, kind: str, items: Sequence[Any], now: int, state: SyncState | None = None
-) -> int:
+def store_page(conn: Connection, kind: str, items: Sequence[Any], now: int, state: SyncState | None = None) -> int:
     """One page of ``kind`` and (on a first pass) the checkpoint past it, in the caller's transaction."""
     if kind == "contacts":
         upsert_contacts(conn, items, now)
@@ -553,10 +550,10 @@ def store_page(
     return len(items)
 
 
-def answering(fn: Callable[[sqlite3.Connection], T]) -> Callable[[sqlite3.Connection], tuple[T, Freshness]]:
+def answering(fn: Callable[[Connection], T]) -> Callable[[Connection], tuple[T, Freshness]]:
     """``fn`` over the mirror with local events and sends folded in first, and how fresh it is."""
 
-    def run(conn: sqlite3.Connection) -> tuple[T, Freshness]:
+    def run(conn: Connection) -> tuple[T, Freshness]:
         absorb_local(conn)
         return fn(conn), freshness(conn)
 

@@ -9,12 +9,11 @@ this module (tsvector with the 'simple' configuration and unaccent).
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from typing import Literal
 
 from . import mirror  # noqa: F401  (its schema must be created first)
-from .db import SCHEMAS
+from .db import SCHEMAS, Connection
 
 SCHEMAS["mirror_fts"] = """
 CREATE VIRTUAL TABLE IF NOT EXISTS mirror_messages_fts USING fts5(
@@ -110,7 +109,7 @@ def _where(f: Filters, alias: str, token_col: str) -> tuple[str, list[object]]:
 
 
 def search(
-    conn: sqlite3.Connection,
+    conn: Connection,
     query: str,
     filters: Filters,
     *,

@@ -11,10 +11,11 @@ Definitions (also in the README):
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
+
+from .db import Connection
 
 SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label"]
 GroupBy = Literal["none", "label", "day", "week", "template"]
@@ -104,7 +105,7 @@ def _segment_sql(
 
 
 def segment(
-    conn: sqlite3.Connection,
+    conn: Connection,
     kind: SegmentKind,
     *,
     now: int,
@@ -182,7 +183,7 @@ def _filter(label: str | None, token: str) -> tuple[str, list[object]]:
 
 
 def _percentiles(
-    conn: sqlite3.Connection, select: str, args: list[object]
+    conn: Connection, select: str, args: list[object]
 ) -> dict[tuple[object, str], tuple[float | None, float | None]]:
     """(group, side) -> (median, p90) over rows ``(g, side, d)`` of ``select`` (sorted here: faster
     than window functions in SQLite for these sizes)."""
@@ -197,7 +198,7 @@ def _minutes(seconds: float | None) -> float | None:
 
 
 def report(
-    conn: sqlite3.Connection,
+    conn: Connection,
     *,
     group_by: GroupBy,
     start: int,
@@ -306,7 +307,7 @@ def _columns(metrics: Sequence[Metric]) -> list[str]:
     return out
 
 
-def _template_report(conn: sqlite3.Connection, *, start: int, end: int, label: str | None) -> Table:
+def _template_report(conn: Connection, *, start: int, end: int, label: str | None) -> Table:
     extra, extra_args = _filter(label, "m.token")
     base = (
         "FROM mirror_messages m WHERE m.direction = 'outbound' AND m.type = 'template' "
@@ -355,7 +356,7 @@ class Session:
     messages: list[tuple[int | None, str, str]]  # (at, direction, text)
 
 
-def chatbot_session(conn: sqlite3.Connection, session_id: str) -> Session | None:
+def chatbot_session(conn: Connection, session_id: str) -> Session | None:
     row = conn.execute("SELECT * FROM mirror_chatbot WHERE id = ?", (session_id,)).fetchone()
     if row is None:
         return None
@@ -376,7 +377,7 @@ def chatbot_session(conn: sqlite3.Connection, session_id: str) -> Session | None
 
 
 def chatbot_sessions(
-    conn: sqlite3.Connection, *, token: str | None, sentiment: str | None, limit: int, before: int | None
+    conn: Connection, *, token: str | None, sentiment: str | None, limit: int, before: int | None
 ) -> list[Session]:
     """Sessions newest first (``before``: started before this moment, for paging)."""
     where: list[str] = ["1 = 1"]

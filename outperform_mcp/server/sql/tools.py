@@ -38,9 +38,11 @@ async def query_mirror(
     threads, chatbot_sessions, chatbot_messages; see resource outperform://mirror/views."""
     mirror = mirror_of(ctx)
     _, fresh = await mirror.read(lambda conn: None)
+    path = mirror.store.path
+    assert path is not None  # the sql toolset is served only over the SQLite store (see server.app)
     try:
         result = await anyio.to_thread.run_sync(
-            lambda: run_query(mirror.store.path, sql, max_rows=max_rows, max_seconds=max_seconds)
+            lambda: run_query(path, sql, max_rows=max_rows, max_seconds=max_seconds)
         )
     except QueryError as exc:
         raise ToolError(f"{exc} (views and columns: {VIEWS_URI})") from None
