@@ -32,7 +32,7 @@ import anyio
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import api_settings, est_tokens, scratch_dir  # noqa: E402
+from common import OUR_STDIO_ARGS, api_settings, est_tokens, scratch_dir, server_env  # noqa: E402
 from emulator import EmulatorProcess, running_emulator  # noqa: E402
 
 from outperform_mcp.store.contacts import is_opt_out  # noqa: E402
@@ -58,24 +58,28 @@ class Meter:
 
 
 @asynccontextmanager
-async def mcp(emu: EmulatorProcess, data_dir: Path, toolsets: tuple[str, ...] = ("all",)) -> AsyncIterator[Any]:
+async def mcp(
+    emu: EmulatorProcess, data_dir: Path, toolsets: tuple[str, ...] = ("all",), *, unattended: bool = False
+) -> AsyncIterator[Any]:
     from mcp import Client
 
     from outperform_mcp.server.app import Selection, build_server
     from outperform_mcp.server.runtime import open_deps
 
     async with (
-        open_deps(settings(emu, data_dir)) as deps,
+        open_deps(settings(emu, data_dir, unattended=unattended)) as deps,
         Client(build_server(deps, Selection(toolsets=toolsets))) as client,
     ):
         yield client, deps
 
 
-def settings(emu: EmulatorProcess, data_dir: Path) -> Any:
-    """Default settings (the sync paced at its default rate), pointed at the emulator."""
-    from outperform_mcp.settings import Settings
+def settings(emu: EmulatorProcess, data_dir: Path, *, unattended: bool = False) -> Any:
+    """Default settings (the sync paced at its default rate), pointed at the emulator; ``unattended``:
+    sends need no human (the bench's own campaigns)."""
+    from outperform_mcp.settings import GuardSettings, Settings
 
-    return Settings(api=api_settings(emu, data_dir))
+    guard = GuardSettings(approval_mode="none") if unattended else GuardSettings()
+    return Settings(api=api_settings(emu, data_dir), guard=guard)
 
 
 # -- ground truth from the raw API -------------------------------------------------------------
@@ -265,12 +269,56 @@ async def segment_all(meter: Meter, args: dict[str, Any]) -> list[str]:
             return tokens
 
 
+CAMPAIGNS = (
+    ("Cheras launch", "follow_up_interest_v1", ["{first_name}", "the Cheras show unit"], 4, 1),
+    ("Winback", "reengagement_hello_v1", ["{first_name}"], 2, 0),
+)  # (name, template, params, recipients who answer, of whom opt out)
+CAMPAIGN_SIZE = 8
+
+
+async def send_campaigns(emu: EmulatorProcess, client: Any) -> dict[str, list[str]]:
+    """Two campaigns of our own, and replies from some recipients (one of them STOP) in the API's
+    threads, for the campaign question."""
+    token = emu.access_token()
+    people = sorted(c["prospect_token"] for c in raw(emu, token, "contacts") if "opt-out" not in c["labels"])
+    recipients = {}
+    for i, (name, template, params, answering, stopping) in enumerate(CAMPAIGNS):
+        tokens = recipients[name] = people[i * CAMPAIGN_SIZE : (i + 1) * CAMPAIGN_SIZE]
+        out = await client.call_tool(
+            "send_template", {"tokens": tokens, "template": template, "params": params, "campaign": name}
+        )
+        assert not out.is_error, out.content
+        for n, who in enumerate(tokens[:answering]):
+            text = "STOP" if n < stopping else "Yes please, tell me more"
+            emu.control("POST", "inbound", {"prospect_token": who, "text": text})
+    return recipients
+
+
+def campaign_truth(emu: EmulatorProcess, truth: Truth, recipients: dict[str, list[str]]) -> list[list[Any]]:
+    """Per campaign from the emulator: recipients, sent, replied (an inbound after our message in
+    the raw thread), reply rate %, opt-outs."""
+    went = emu.control("GET", "sent")["data"]
+    out = []
+    for name, tokens in recipients.items():
+        ours = [s for s in went if s["prospect_token"] in tokens]
+        replied = opted = 0
+        for s in ours:
+            msgs = truth.threads[s["prospect_token"]]
+            mine = max(j for j, m in enumerate(msgs) if m["direction"] == "outbound" and m["text"] == s["text"])
+            after = [m for m in msgs[mine + 1 :] if m["direction"] == "inbound"]
+            replied += bool(after)
+            opted += any(is_opt_out(m["text"]) for m in after)
+        out.append([name, len(tokens), len(ours), replied, round(100 * replied / len(ours), 1), opted])
+    return out
+
+
 async def questions(emu: EmulatorProcess, data_dir: Path) -> list[tuple[str, str, str, bool]]:
-    truth = Truth(emu)
-    today = truth.now.date()
-    month = today.replace(day=1)
     rows: list[tuple[str, str, str, bool]] = []
-    async with mcp(emu, data_dir) as (client, deps):
+    async with mcp(emu, data_dir, unattended=True) as (client, deps):
+        recipients = await send_campaigns(emu, client)
+        truth = Truth(emu)
+        today = truth.now.date()
+        month = today.replace(day=1)
         await deps.mirror.sync()
         all_threads = await before_threads(client)
         month_threads = await before_threads(client, month)
@@ -291,6 +339,16 @@ async def questions(emu: EmulatorProcess, data_dir: Path) -> list[tuple[str, str
             rows.append((question, was, f"{meter.calls} / {meter.tokens:,} tok", ok))
             if got != expected:
                 print(f"MISMATCH {question}: got {got!r} expected {expected!r}", file=sys.stderr)
+
+        campaign_reports = Meter(client)
+        for name, *_ in CAMPAIGNS:
+            await campaign_reports("get_campaign", {"campaign": name})
+
+        async def campaigns(m: Meter) -> list[list[Any]]:
+            out = await m("report", {"group_by": "campaign"})
+            return [[*r[:5], r[6]] for r in out["rows"]]  # the median reply time is seconds of this run
+
+        await ask("campaign outcomes", plus(campaign_reports), campaigns, campaign_truth(emu, truth, recipients))
 
         async def awaiting(m: Meter) -> list[str]:
             return await segment_all(m, {"kind": "awaiting_reply"})
@@ -434,6 +492,67 @@ async def large(emu: EmulatorProcess, data_dir: Path, runs: int) -> list[tuple[s
     return out
 
 
+MEMORY_ROUNDS = 5
+MEMORY_CALLS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("report", {"group_by": "label"}),
+    ("report", {"group_by": "day"}),
+    ("search_messages", {"query": "price"}),
+    ("search_messages", {"query": "harga OR price", "label": "lead"}),
+    ("segment", {"kind": "awaiting_reply"}),
+    ("chatbot_sessions", {"sentiment": "negative"}),
+)
+
+
+async def resident_mib(emu: EmulatorProcess, data_dir: Path) -> tuple[float, int]:
+    """RSS of a stdio server (insights on) over ``data_dir`` after rounds of the mirror's questions.
+
+    The labels endpoint fails meanwhile, so neither server's background pass changes its mirror:
+    the full one stays full, the empty one empty."""
+    import psutil
+    from mcp import Client, StdioServerParameters
+
+    await anyio.Path(data_dir).mkdir(parents=True, exist_ok=True)
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=[*OUR_STDIO_ARGS, "--toolsets", "contacts,conversations,insights"],
+        env=server_env(emu, data_dir, OUTPERFORM_RETRY_ATTEMPTS="1"),
+        cwd=str(data_dir),
+    )
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    async with Client(params) as client:
+        await client.list_tools()
+        contacts = 0
+        for _ in range(MEMORY_ROUNDS):
+            for tool, args in MEMORY_CALLS:
+                result = await client.call_tool(tool, args)
+                assert not result.is_error, result.content
+            out = await client.call_tool("report", {"metrics": ["contacts"], "start_date": "2000-01-01"})
+            rows = (out.structured_content or {}).get("rows") or [[None, 0]]
+            contacts = int(rows[0][1])
+        [server] = [
+            p
+            for p in psutil.Process().children(recursive=True)
+            if p.pid not in before and any("outperform_mcp.cli" in part for part in p.cmdline())
+        ]
+        return float(server.memory_info().rss) / (1024 * 1024), contacts
+
+
+async def memory(emu: EmulatorProcess, full_dir: Path, empty_dir: Path) -> list[tuple[str, str]]:
+    emu.control("POST", "faults", {"rules": [{"operation": "list_labels", "kind": "503", "count": 100_000}]})
+    try:
+        empty, none = await resident_mib(emu, empty_dir)
+        full, contacts = await resident_mib(emu, full_dir)
+    finally:
+        emu.latency(0)
+    return [
+        (
+            f"server RSS after {MEMORY_ROUNDS} rounds of {len(MEMORY_CALLS)} mirror questions",
+            f"{full:.0f} MiB with the mirror ({contacts:,} contacts with messages), {empty:.0f} MiB with an empty "
+            f"one ({none}): {full / empty:.2f}× (target ≤ 1.5×)",
+        )
+    ]
+
+
 async def tools_per_toolset(emu: EmulatorProcess, data_dir: Path) -> list[tuple[str, int, int]]:
     from outperform_mcp.server.registry import OPT_IN, TOOLSETS
 
@@ -485,6 +604,7 @@ def main() -> None:
         print(f"| default toolsets, total | | {default:,} (target ≤ 2,500) |")
         with scratch_dir() as tmp, running_emulator(contacts=args.contacts, messages=args.messages) as emu:
             figures = await large(emu, tmp, args.runs)
+            figures += await memory(emu, tmp, tmp / "empty")
         print(f"\n## Large account ({args.contacts:,} contacts, {args.messages:,} messages)\n")
         print("| measure | figure |\n|---|---|")
         for name, value in figures:

@@ -16,26 +16,36 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
 from .inbox.webhook import WEBHOOK_PATH
-from .settings import Settings, default_data_dir
+from .settings import ApiSettings, Settings, default_data_dir
+
+if TYPE_CHECKING:
+    from .sandbox.app import Emulator
 
 log = logging.getLogger(__name__)
+
+
+def _emulator(api: ApiSettings) -> tuple[Emulator, str, str]:
+    """A fresh emulator accepting the configured credentials, else the sandbox's own; and those."""
+    from .sandbox.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_emulator
+
+    client_id = api.client_id or DEFAULT_CLIENT_ID
+    secret = api.client_secret.get_secret_value() if api.client_secret else DEFAULT_CLIENT_SECRET
+    return create_emulator(client_id=client_id, client_secret=secret), client_id, secret
 
 
 @contextmanager
 def sandbox_settings(settings: Settings, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[Settings]:
     """Start the emulator in this process; yield the settings pointed at it."""
-    from .sandbox.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_emulator
     from .sandbox.runner import EmulatorServer
     from .sandbox.templates import TEMPLATES_PATH
 
     api = settings.api
-    client_id = api.client_id or DEFAULT_CLIENT_ID
-    secret = api.client_secret.get_secret_value() if api.client_secret else DEFAULT_CLIENT_SECRET
-    emulator = create_emulator(client_id=client_id, client_secret=secret)
+    emulator, client_id, secret = _emulator(api)
     with EmulatorServer(emulator, host=host, port=port) as srv, ExitStack() as stack:
         # A freshly seeded emulator gets a fresh journal and inbox: sends, opt-outs and approvals of
         # an earlier sandbox run would not match it. OUTPERFORM_DATA_DIR keeps one on purpose.
@@ -78,22 +88,25 @@ def forget_mirror(data_dir: Path) -> None:
 
 def run_emulator(settings: Settings, host: str, port: int) -> int:
     """``outperform-mcp sandbox``: only the emulator, until Ctrl-C."""
-    from .sandbox.app import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, create_emulator
     from .sandbox.runner import EmulatorServer
+    from .server.runtime import ListenError
 
-    client_id = settings.api.client_id or DEFAULT_CLIENT_ID
-    secret = settings.api.client_secret
-    emulator = create_emulator(
-        client_id=client_id, client_secret=secret.get_secret_value() if secret else DEFAULT_CLIENT_SECRET
-    )
-    with EmulatorServer(emulator, host=host, port=port) as srv:
+    emulator, client_id, secret = _emulator(settings.api)
+    srv = EmulatorServer(emulator, host=host, port=port)
+    try:
+        srv.start()
+    except OSError as exc:  # a taken port: the same one clear line as the server's
+        raise ListenError(f"cannot listen on {host}:{port} ({exc.strerror or exc}): choose another --port") from None
+    try:
         print(f"OutPerform API emulator at {srv.base_url}", file=sys.stderr)
         print(f"  client id:     {client_id}", file=sys.stderr)
-        shown = "(from OUTPERFORM_CLIENT_SECRET)" if secret else DEFAULT_CLIENT_SECRET
+        shown = "(from OUTPERFORM_CLIENT_SECRET)" if settings.api.client_secret else secret
         print(f"  client secret: {shown}", file=sys.stderr)
         print(f"  controls:      {srv.root_url}/_sandbox/stats  (Ctrl-C to stop)", file=sys.stderr)
         with suppress(KeyboardInterrupt):
             srv.wait()
+    finally:
+        srv.stop()
     return 0
 
 

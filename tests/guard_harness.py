@@ -14,7 +14,6 @@ from typing import Any
 import anyio
 import httpx
 import mcp.types as types
-import uvicorn
 from mcp.client.session import ClientRequestContext
 from mcp.server.mcpserver import MCPServer
 
@@ -27,7 +26,7 @@ from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
 from outperform_mcp.settings import GuardSettings, ServerSettings, Settings, StoreSettings
 
-from .support import Clock, api_settings, control, free_port
+from .support import Clock, api_settings, control, free_port, serving
 
 MODES = ["auto", "legacy"]  # 2026-07-28 (input-required retries) and the handshake era
 
@@ -144,18 +143,9 @@ async def http_app(server: MCPServer, deps: Deps) -> AsyncIterator[str]:
     """Serve ``/mcp`` and the approval page on one loopback port; yields the base URL."""
     port = free_port()
     app = build_http_app(server, host="127.0.0.1", port=port, extra_routes=extra_routes(deps))
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    web = uvicorn.Server(config)
-    base = f"http://127.0.0.1:{port}"
-    deps.public_url = base
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(web.serve)
-        while not web.started:  # noqa: ASYNC110 - uvicorn exposes a flag only
-            await anyio.sleep(0.02)
-        try:
-            yield base
-        finally:
-            web.should_exit = True
+    deps.public_url = f"http://127.0.0.1:{port}"
+    async with serving(app, port) as base:
+        yield base
 
 
 BROWSER = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-User": "?1"}

@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
-import uvicorn
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
@@ -19,10 +17,10 @@ from pydantic import SecretStr
 from outperform_mcp.server.app import build_server
 from outperform_mcp.server.deps import Deps
 from outperform_mcp.server.http import build_http_app
-from outperform_mcp.server.runtime import bound_port, extra_routes, open_deps
+from outperform_mcp.server.runtime import extra_routes, open_deps
 from outperform_mcp.settings import InboxSettings, Settings
 
-from .support import api_settings, call, eventually
+from .support import api_settings, call, eventually, serving
 
 __all__ = ["eventually"]  # re-exported: inbox tests import it from here
 
@@ -55,17 +53,8 @@ async def inbox_server(
     async with open_deps(Settings(api=api_settings(emulator, data_dir), inbox=settings)) as deps:
         server = build_server(deps)
         app = build_http_app(server, host="127.0.0.1", port=0, extra_routes=extra_routes(deps))
-        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False, lifespan="on")
-        web = uvicorn.Server(config)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(web.serve)
-            with anyio.fail_after(10):
-                while not web.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-                    await anyio.sleep(0.01)
-            try:
-                yield Running(server, deps, f"http://127.0.0.1:{bound_port(web)}")
-            finally:
-                web.should_exit = True
+        async with serving(app) as root:
+            yield Running(server, deps, root)
 
 
 async def point_emulator(emulator: Any, running: Running) -> None:

@@ -13,6 +13,8 @@ import psycopg
 import pytest
 
 SERVER_URL = os.environ.get("OUTPERFORM_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# Read at import: the tests' hermetic fixture removes every OUTPERFORM_* variable before each test.
+REQUIRED = os.environ.get("OUTPERFORM_REQUIRE_POSTGRES") == "1"
 
 
 def reachable() -> str | None:
@@ -35,9 +37,14 @@ def fresh_schema() -> Iterator[str]:
     """A database URL whose search_path is a new, empty schema; the schema is dropped after."""
     problem = reachable()
     if problem:
-        pytest.fail(
+        # The README's test command needs no database server: without one these tests skip and say
+        # why. CI (.ci/run) sets OUTPERFORM_REQUIRE_POSTGRES=1, which turns the skip into a failure.
+        reason = (
             f"PostgreSQL at {SERVER_URL} is not reachable ({problem}); start it or set OUTPERFORM_TEST_DATABASE_URL"
         )
+        if REQUIRED:
+            pytest.fail(reason)
+        pytest.skip(reason)
     name = "t_" + secrets.token_hex(6)
     with psycopg.connect(SERVER_URL, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{name}"')

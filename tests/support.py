@@ -13,13 +13,15 @@ from typing import Any
 
 import anyio
 import httpx
+import uvicorn
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
 from pydantic import SecretStr
+from starlette.types import ASGIApp
 
 from outperform_mcp.server.app import Selection, build_server
 from outperform_mcp.server.deps import Deps
-from outperform_mcp.server.runtime import open_deps
+from outperform_mcp.server.runtime import bound_port, open_deps
 from outperform_mcp.settings import ApiSettings, GuardSettings, MirrorSettings, ServerSettings, Settings
 
 
@@ -80,6 +82,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, port: int = 0) -> AsyncIterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 (``port`` 0: any free one) until the block ends;
+    yields its base URL. Start-up is bounded, so a server that cannot start fails the test."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="on")
+    web = uvicorn.Server(config)
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(web.serve)
+        with anyio.fail_after(10):
+            while not web.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
+                await anyio.sleep(0.01)
+        try:
+            yield f"http://127.0.0.1:{bound_port(web)}"
+        finally:
+            web.should_exit = True
 
 
 def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:

@@ -15,9 +15,15 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
+from outperform_mcp.api.models import Conversation, Message
+from outperform_mcp.guard.campaigns import _reply_in_thread
 from outperform_mcp.guard.service import SendService
+from outperform_mcp.mirror.sync import Mirror
 from outperform_mcp.server.app import Selection, build_server
+from outperform_mcp.settings import MirrorSettings
 from outperform_mcp.store import inbox as events
+from outperform_mcp.store import optout
+from outperform_mcp.store.journal import SendRecord
 
 from .guard_harness import Human, guard_settings, guarded, http_app, open_page, people, sent
 from .inbox_harness import Running, eventually, inbound, inbox_server, point_emulator
@@ -246,3 +252,132 @@ async def test_replies_read_from_the_conversation_when_no_webhook_came_and_days_
     by_token = {r["token"]: r for r in report["recipients"]}
     assert by_token[p.aisha]["replied_at"] is not None
     assert by_token[p.daniel]["replied_at"] is None
+
+
+async def test_campaign_segment_and_report_agree_with_get_campaign(emulator: Any, running: Running) -> None:
+    p = people(emulator)
+    running.deps.mirror = Mirror(running.deps.api, running.deps.store, MirrorSettings(sync_rate=0, sync_interval=0))
+    insights = build_server(running.deps, Selection(toolsets=("messaging", "insights")))
+    async with Client(insights, elicitation_callback=Human()) as c:
+        out = await call(
+            c,
+            "send_template",
+            {
+                "tokens": [p.daniel, p.aisha, p.kevin],
+                "template": "follow_up_interest_v1",
+                "params": ["{first_name}", "the Cheras show unit"],
+                "campaign": "Cheras launch",
+            },
+        )
+        assert out["status"] == "sent", out
+        await inbound(emulator, prospect_token=p.daniel, text="Yes, Friday afternoon works")
+        await inbound(emulator, prospect_token=p.kevin, text="STOP")
+        await eventually(lambda: running.deps.inbox.stats.stored >= 2)
+        truth = await call(c, "get_campaign", {"campaign": "Cheras launch"})
+
+        async def members(**args: Any) -> list[str]:
+            page = await call(c, "segment", {"kind": "campaign", "campaign": "cheras launch", "limit": 2, **args})
+            tokens = [r[0] for r in page["rows"]]
+            while page["next_cursor"]:
+                page = await call(
+                    c,
+                    "segment",
+                    {
+                        "kind": "campaign",
+                        "campaign": out["campaign_id"],
+                        "cursor": page["next_cursor"],
+                        "limit": 2,
+                        **args,
+                    },
+                )
+                tokens += [r[0] for r in page["rows"]]
+            return tokens
+
+        everyone = await members(refresh=True)
+        replied = await members(replied=True)
+        silent = await members(replied=False)
+        table = await call(c, "report", {"group_by": "campaign"})
+        missing = await error_text(c, "segment", {"kind": "campaign", "campaign": "no such"})
+        stray = await error_text(c, "segment", {"kind": "awaiting_reply", "replied": False})
+    by_token = {r["token"]: r for r in truth["recipients"]}
+    assert everyone == sorted(by_token)
+    assert replied == sorted(t for t, r in by_token.items() if r["replied_at"])
+    assert silent == truth["no_reply_tokens"] == [p.aisha]
+    assert table["columns"] == [
+        "campaign",
+        "recipients",
+        "sent",
+        "replied",
+        "reply_rate",
+        "median_first_reply_min",
+        "opted_out",
+    ]
+    [row] = table["rows"]
+    assert row[:4] == ["Cheras launch", 3, truth["reached"], truth["replied"]]
+    assert row[4] == pytest.approx(100 * truth["reply_rate"], abs=0.1)
+    assert row[5] == pytest.approx(truth["median_first_reply_minutes"], abs=1)  # the mirror keeps whole seconds
+    assert row[6] == truth["opted_out"] == 1
+    assert "no campaign 'no such'" in missing
+    assert "belong to kind=campaign" in stray
+
+
+T0 = datetime(2026, 11, 29, 21, 40, 17, tzinfo=UTC)
+
+
+def _send(text: str, at: datetime = T0) -> SendRecord:
+    return SendRecord(1, "apr", 0, "tok", "Hui", "+60123", "template", text, "t", [], None, "k", None, "sent",
+                      None, None, at, at, at)  # fmt: skip
+
+
+def _thread(*messages: tuple[float, str, str]) -> Conversation:
+    """(seconds from T0 on the API's clock, direction, text)."""
+    return Conversation(
+        token="tok",
+        messages=[Message(timestamp=T0 + timedelta(seconds=s), direction=d, text=t) for s, d, t in messages],
+    )
+
+
+@pytest.mark.parametrize(
+    ("thread", "send", "replied_after_s", "opted_after_s"),
+    [
+        # the API's clock 17 s behind ours, our template text unknown (''): found by time, reply 30 s later
+        (_thread((-3600, "inbound", "hi"), (-17, "outbound", "Hi Hui"), (13, "inbound", "yes")), _send(""), 30, None),
+        # ...and an opt-out after it, on our clock too
+        (_thread((-17, "outbound", "Hi Hui"), (-17, "inbound", "STOP")), _send(""), 0, 0),
+        # found by its text even far from the send time; an earlier inbound does not count
+        (
+            _thread((-900, "inbound", "hello"), (-600, "outbound", "Hi Hui"), (-540, "inbound", "ok")),
+            _send("Hi Hui"),
+            60,
+            None,
+        ),
+        # no outbound within minutes of the send: no reply can be told
+        (_thread((-3600, "outbound", "old"), (-3500, "inbound", "yes")), _send(""), None, None),
+        # our message with nothing after it
+        (_thread((5, "outbound", "Hi Hui")), _send(""), None, None),
+    ],
+)
+def test_reply_in_thread_across_clocks(
+    thread: Conversation, send: SendRecord, replied_after_s: float | None, opted_after_s: float | None
+) -> None:
+    replied, opted = _reply_in_thread(thread, [send], optout.DEFAULT)
+    assert replied == (None if replied_after_s is None else T0 + timedelta(seconds=replied_after_s))
+    assert opted == (None if opted_after_s is None else T0 + timedelta(seconds=opted_after_s))
+
+
+async def test_a_configured_opt_out_phrase_counts_in_the_campaign_report(emulator: Any, tmp_path: Path) -> None:
+    """OUTPERFORM_OPT_OUT_PHRASES reaches the report too: a reply read from the API's thread (no
+    webhook here) that is only a configured phrase is an opt-out, as it is for the send policy."""
+    p = people(emulator)
+    async with (
+        guarded(emulator, tmp_path, opt_out_phrases=("no more promos",)) as (server, _),
+        Client(server, elicitation_callback=Human()) as c,
+    ):
+        out = await call(
+            c, "send_template", {"tokens": [p.aisha], "template": "reengagement_hello_v1", "params": ["{first_name}"]}
+        )
+        assert out["status"] == "sent"
+        await inbound(emulator, prospect_token=p.aisha, text="No more promos, thanks", deliver=False)
+        report = await call(c, "get_campaign", {})
+    assert (report["replied"], report["opted_out"]) == (1, 1)
+    assert report["recipients"][0]["opted_out_at"] is not None

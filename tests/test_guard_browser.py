@@ -15,17 +15,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
 
-from outperform_mcp.guard.model import now_utc
-
 from .guard_harness import guarded, http_app, people, sent
-from .support import call
+from .support import Clock, call
 
 pytestmark = pytest.mark.anyio
 
@@ -107,14 +104,6 @@ async def buttons(page: Any) -> int:
 def shot(name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     return SHOTS / name
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = now_utc()
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def recipients(emulator: Any, n: int) -> list[str]:
@@ -261,7 +250,7 @@ async def test_expired_link_says_so_and_offers_no_button(emulator: Any, tmp_path
     ):
         out = await call(c, "send_message", {"token": p.daniel, "text": "Hello"})
         await page.goto(out["approval_url"])
-        clock.now += timedelta(seconds=61)  # the person left the tab open too long, then clicks
+        clock.advance(61)  # the person left the tab open too long, then clicks
         await press(page, APPROVE)
         assert await heading(page) == "Not valid"
         assert await buttons(page) == 0

@@ -8,14 +8,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 from mcp import Client
+from pydantic import SecretStr
 
-from outperform_mcp.server.app import Selection
-from outperform_mcp.settings import GuardSettings, MirrorSettings
+from outperform_mcp.api.errors import OutPerformError
+from outperform_mcp.server.app import Selection, build_server
+from outperform_mcp.server.runtime import open_deps
+from outperform_mcp.settings import GuardSettings, MirrorSettings, Settings, StoreSettings
+from outperform_mcp.store import mirror
 
-from .support import call, control, error_text
+from .pg import fresh_schema
+from .support import api_settings, call, control, error_text, eventually
 from .support import server_for as _server_for
 
 pytestmark = pytest.mark.anyio
@@ -48,22 +54,25 @@ def ts(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-async def test_awaiting_reply_is_complete_oldest_first_and_paged(
-    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
-) -> None:
-    threads = raw(emulator, auth_headers, "conversations")
+def awaiting_from_raw(emulator: Any, headers: dict[str, str]) -> list[str]:
+    """Tokens of the threads whose last message is inbound, by when that unanswered run began."""
     expected = []
-    for t in threads:
-        msgs = sorted(t["message"], key=lambda m: m["timestamp"])
+    for t in raw(emulator, headers, "conversations"):
+        msgs = t["message"]
         if msgs and msgs[-1]["direction"] == "inbound":
-            run = [m for m in msgs]
             start = msgs[-1]["timestamp"]
-            for m in reversed(run):
+            for m in reversed(msgs):
                 if m["direction"] != "inbound":
                     break
                 start = m["timestamp"]
             expected.append((start, t["prospect_token"]))
-    expected.sort()
+    return [token for _, token in sorted(expected)]
+
+
+async def test_awaiting_reply_is_complete_oldest_first_and_paged(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    expected = awaiting_from_raw(emulator, auth_headers)
     async with server_for(emulator, tmp_path, selection=INSIGHTS) as (server, _), Client(server) as c:
         got: list[str] = []
         first = await call(c, "segment", {"kind": "awaiting_reply", "limit": 7, "refresh": True})
@@ -75,8 +84,80 @@ async def test_awaiting_reply_is_complete_oldest_first_and_paged(
                 break
             page = await call(c, "segment", {"kind": "awaiting_reply", "limit": 7, "cursor": page["next_cursor"]})
     assert first["total"] == len(expected) == len(got)
-    assert got == [token for _, token in expected]
+    assert got == expected
     assert first["as_of"] is not None
+
+
+async def test_list_conversations_awaiting_reply_is_complete_and_in_order_without_insights(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    expected = awaiting_from_raw(emulator, auth_headers)
+    assert len(expected) > 20  # several pages of 7
+
+    async def every_page(c: Client) -> tuple[list[str], list[dict[str, Any]]]:
+        pages = [await call(c, "list_conversations", {"awaiting_reply": True, "limit": 7})]
+        while pages[-1]["next_page"]:
+            args = {"awaiting_reply": True, "limit": 7, "page": pages[-1]["next_page"]}
+            pages.append(await call(c, "list_conversations", args))
+        return [i["token"] for p in pages for i in p["items"]], pages
+
+    settings = MirrorSettings(sync_rate=0, sync_interval=0)
+    # Until the mirror has finished its first sync, every page of the API is read instead: the
+    # labels failing keeps the sync the first call starts from finishing, whenever it runs.
+    rules = [{"operation": "list_labels", "kind": "503", "count": 50}]
+    control(emulator, "POST", "faults", {"rules": rules})
+    async with (
+        server_for(emulator, tmp_path, mirror=settings, retry_attempts=1) as (server, deps),
+        Client(server) as c,
+    ):
+        from_api, pages = await every_page(c)
+        assert pages[0]["as_of"] is None
+        control(emulator, "POST", "faults", {"rules": []})
+        await deps.mirror.sync()
+        from_mirror, pages = await every_page(c)
+        assert pages[0]["as_of"] is not None
+    assert from_api == from_mirror == expected
+    assert pages[0]["total"] == len(expected)
+    assert all(len(p["items"]) == 7 for p in pages[:-1])
+    assert all(i["last_direction"] == "inbound" for p in pages for i in p["items"])
+
+
+async def test_a_tool_waiting_on_a_running_pass_gets_its_progress(emulator: Any, tmp_path: Path) -> None:
+    started, release = anyio.Event(), anyio.Event()
+
+    async def hold(kind: str, pages: int, stored: int) -> None:  # the background pass stops at its first page
+        if not started.is_set():
+            started.set()
+            await release.wait()
+
+    seen: list[tuple[float, str]] = []
+
+    async def progress(done: float, total: float | None, message: str | None) -> None:
+        seen.append((done, message or ""))
+
+    settings = MirrorSettings(sync_rate=0, sync_interval=0, sync_page_size=5)
+    async with (
+        server_for(emulator, tmp_path, selection=INSIGHTS, mirror=settings) as (server, deps),
+        Client(server) as c,
+        anyio.create_task_group() as tg,
+    ):
+        await deps.mirror.sync()  # after the one the server started (sync_interval=0: its only one)
+        await deps.store.run(mirror.reset)  # so the next is a first pass, over many pages
+        tg.start_soon(lambda: deps.mirror.sync(progress=hold))
+        await started.wait()
+        result: list[Any] = []
+
+        async def ask() -> None:
+            args = {"kind": "awaiting_reply", "refresh": True}
+            result.append(await c.call_tool("segment", args, progress_callback=progress))
+
+        tg.start_soon(ask)
+        await eventually(lambda: deps.mirror.waiting)
+        assert seen == []
+        release.set()
+    assert result[0].structured_content["as_of"] is not None
+    # The first pass it waited on went through pages of contacts; its own refresh stops at page 1.
+    assert any(done >= 2 and m.startswith("syncing contacts") for done, m in seen), seen
 
 
 async def test_report_by_label_matches_the_raw_api(emulator: Any, auth_headers: dict[str, str], tmp_path: Path) -> None:
@@ -269,14 +350,66 @@ async def test_refresh_reports_progress_and_freshness(emulator: Any, tmp_path: P
     assert '"complete":true' in status.contents[0].text.replace(" ", "")  # type: ignore[union-attr]
 
 
-async def test_refresh_with_nothing_new_costs_one_call_per_kind(emulator: Any, tmp_path: Path) -> None:
-    # Small pages, so paging on where it should stop would show.
-    async with server_for(emulator, tmp_path, mirror=MirrorSettings(sync_rate=0, sync_page_size=10)) as (_, deps):
+@pytest.mark.parametrize("overlap_days", [0, 60])
+async def test_refresh_with_nothing_new_costs_one_call_per_kind(
+    emulator: Any, tmp_path: Path, overlap_days: int
+) -> None:
+    # Small pages, so paging on where it should stop would show; an overlap reaching back over every
+    # thread (as a busy day does on a large account: the API filters by whole days) must not either.
+    settings = MirrorSettings(sync_rate=0, sync_page_size=10, sync_overlap=overlap_days * 86400 or 7200)
+    async with server_for(emulator, tmp_path, mirror=settings) as (_, deps):
         first = await deps.mirror.sync()
         control(emulator, "POST", "stats/reset")
         again = await deps.mirror.sync()
     calls = control(emulator, "GET", "stats")["requests"]
     assert first.calls["conversations"] > 10
-    assert again.calls == {"labels": 1, "contacts": 1, "conversations": 1, "chatbot": 1}
+    assert (again.calls["labels"], again.calls["contacts"], again.calls["conversations"]) == (1, 1, 1)
     assert (calls["list_labels"], calls["list_contacts"], calls["list_conversations"]) == (1, 1, 1)
-    assert calls["chatbot_conversations"] == 1
+    if not overlap_days:  # sessions change in place (no move to the top), so the overlap is read whole
+        assert again.calls["chatbot"] == calls["chatbot_conversations"] == 1
+
+
+async def test_search_contacts_by_label_is_complete_across_pages(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    # The API filters by label before it pages, so the pages hold every labelled contact once.
+    everyone = raw(emulator, auth_headers, "contacts")
+    expected = {c["prospect_token"] for c in everyone if "lead" in c["labels"]}
+    assert len(expected) > 7
+    async with server_for(emulator, tmp_path) as (server, _), Client(server) as c:
+        got: list[str] = []
+        page: dict[str, Any] = {"next_page": 1}
+        while page["next_page"]:
+            page = await call(c, "search_contacts", {"label": "LEAD", "limit": 7, "page": page["next_page"]})
+            got += [i["token"] for i in page["items"]]
+    assert sorted(got) == sorted(expected)
+
+
+async def test_a_page_failing_in_a_first_pass_is_an_api_error_not_a_crash(emulator: Any, tmp_path: Path) -> None:
+    # Pages are fetched several at a time; a failing one must come out as the API error the
+    # background loop retries on, not as a task group's exception group that ends the server.
+    control(emulator, "POST", "faults", {"rules": [{"operation": "list_contacts", "kind": "503", "count": 50}]})
+    settings = MirrorSettings(sync_rate=0, sync_interval=0)
+    async with server_for(emulator, tmp_path, mirror=settings, retry_attempts=1) as (_, deps):
+        with pytest.raises(OutPerformError):
+            await deps.mirror.sync()
+        control(emulator, "POST", "faults", {"rules": []})
+        report = await deps.mirror.sync()  # resumes where it stopped
+    assert report.stored["contacts"] > 0
+
+
+async def test_awaiting_reply_on_a_shared_store_reads_the_api(
+    emulator: Any, auth_headers: dict[str, str], tmp_path: Path
+) -> None:
+    # The mirror is SQLite's only: with a PostgreSQL store the waiting threads come from every API page.
+    expected = awaiting_from_raw(emulator, auth_headers)
+    with fresh_schema() as url:
+        settings = Settings(api=api_settings(emulator, tmp_path), store=StoreSettings(database_url=SecretStr(url)))
+        async with open_deps(settings) as deps, Client(build_server(deps)) as c:
+            pages = [await call(c, "list_conversations", {"awaiting_reply": True, "limit": 50})]
+            while pages[-1]["next_page"]:
+                args = {"awaiting_reply": True, "limit": 50, "page": pages[-1]["next_page"]}
+                pages.append(await call(c, "list_conversations", args))
+    assert [i["token"] for p in pages for i in p["items"]] == expected
+    assert pages[0]["total"] == len(expected)
+    assert pages[0]["as_of"] is None

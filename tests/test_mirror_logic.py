@@ -3,13 +3,15 @@ and the folding of provisional copies (webhook, own send) into the API's copy.""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from outperform_mcp.api.models import Contact, Conversation
-from outperform_mcp.store import mirror, mirror_fts, mirror_queries
+from outperform_mcp.store import inbox, mirror, mirror_fts, mirror_queries
 from outperform_mcp.store.db import SqliteStore as Store
+from outperform_mcp.store.optout import OptOutRules
 
 
 @pytest.mark.parametrize(
@@ -74,6 +76,7 @@ def test_cursor_round_trip() -> None:
 
 
 TOKEN = "a" * 32
+NOW = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 
 
 def thread(*messages: tuple[str, str, str]) -> Conversation:
@@ -117,3 +120,41 @@ def test_reset_forgets_everything_search_included(tmp_path: Path) -> None:
     assert store.call(lambda c: mirror_fts.search(c, "harga", mirror_fts.Filters())) == ([], 0)
     assert store.call(lambda c: c.execute("SELECT COUNT(*) FROM mirror_threads").fetchone()[0]) == 0
     assert store.call(mirror.freshness) == mirror.Freshness(None, False)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "limit", "pages"),
+    [
+        ([], 2, [[]]),
+        (["b", "a"], 2, [["a", "b"]]),
+        (["c", "a", "b"], 2, [["a", "b"], ["c"]]),
+        (["d", "c", "b", "a"], 2, [["a", "b"], ["c", "d"]]),
+        (["a", "b", "c"], 1, [["a"], ["b"], ["c"]]),
+    ],
+)
+def test_a_segment_computed_whole_pages_in_token_order_once(
+    tokens: list[str], limit: int, pages: list[list[str]]
+) -> None:
+    rows = [mirror_queries.SegmentRow(t, t.upper(), "6012", None) for t in tokens]
+    got: list[list[str]] = []
+    cursor = None
+    while True:
+        page = mirror_queries.page_of(rows, cursor, limit)
+        assert page.total == len(tokens)
+        got.append([r.token for r in page.rows])
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert got == pages
+
+
+def test_a_webhook_message_keeps_the_opt_out_the_inbox_decided(tmp_path: Path) -> None:
+    """The inbox decided opt-out with the configured phrases (OUTPERFORM_OPT_OUT_PHRASES); folding
+    the event into the mirror keeps that decision instead of re-deciding with the built-in ones."""
+    store = Store(tmp_path / "m.db")
+    contact = Contact.model_validate({"prospect_token": TOKEN, "name": "A", "contact": "60123456789"})
+    store.call(lambda c: mirror.upsert_contacts(c, [contact], 0))
+    event = inbox.NewEvent(phone="60123456789", name=None, kind="text", text="No more promos", sent_at=NOW)
+    store.call(lambda c: inbox.insert(c, event, NOW, OptOutRules(["no more promos"])))
+    assert store.call(mirror.absorb_local) == 1
+    assert store.call(lambda c: c.execute("SELECT opt_out FROM mirror_messages").fetchone()[0]) == 1

@@ -10,16 +10,15 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
-import anyio
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.session import ServerSession
 
 from outperform_mcp.server.http import build_http_app
-from outperform_mcp.server.runtime import bound_port
 from outperform_mcp.server.sdk_private import connection_key, serve_resource_subscribe, transport_session_id
+
+from .support import serving
 
 pytestmark = pytest.mark.anyio
 
@@ -49,17 +48,8 @@ def probe_server(seen: list[tuple[str, str]]) -> MCPServer:
 
 @asynccontextmanager
 async def over_http(server: MCPServer) -> AsyncIterator[str]:
-    app = build_http_app(server, host="127.0.0.1", port=0)
-    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(web.serve)
-        with anyio.fail_after(10):
-            while not web.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
-                await anyio.sleep(0.01)
-        try:
-            yield f"http://127.0.0.1:{bound_port(web)}/mcp"
-        finally:
-            web.should_exit = True
+    async with serving(build_http_app(server, host="127.0.0.1", port=0)) as root:
+        yield f"{root}/mcp"
 
 
 async def probe(client: Client) -> dict[str, Any]:

@@ -6,16 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import pytest
-import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 
 from outperform_mcp.server.http import build_http_app
 
-from .support import free_port, server_for
+from .support import free_port, server_for, serving
 
 pytestmark = pytest.mark.anyio
 
@@ -32,27 +30,20 @@ async def test_one_client_cannot_fill_the_session_table(emulator: Any, tmp_path:
     async with server_for(emulator, tmp_path) as (server, _):
         port = free_port()
         app = build_http_app(server, host="127.0.0.1", port=port, sessions_per_client=3)
-        web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        url = f"http://127.0.0.1:{port}/mcp"
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(web.serve)
-            while not web.started:  # noqa: ASYNC110 - uvicorn exposes a flag only
-                await anyio.sleep(0.02)
-            try:
-                ids = []
-                async with httpx.AsyncClient() as http:
-                    for _ in range(12):  # opened and never closed
-                        answer = await http.post(url, json=INIT, headers=HEADERS)
-                        assert answer.status_code == 200
-                        ids.append(answer.headers["mcp-session-id"])
-                    assert len(server.session_manager._server_instances) <= 3
-                    old = await http.post(
-                        url,
-                        json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
-                        headers={**HEADERS, "mcp-session-id": ids[0], "mcp-protocol-version": "2025-11-25"},
-                    )
-                    assert old.status_code == 404  # the flooder lost its oldest session, nobody else did
-                async with Client(streamable_http_client(url), mode="legacy") as c:  # type: ignore[arg-type]
-                    assert (await c.list_tools()).tools
-            finally:
-                web.should_exit = True
+        async with serving(app, port) as root:
+            url = f"{root}/mcp"
+            ids = []
+            async with httpx.AsyncClient() as http:
+                for _ in range(12):  # opened and never closed
+                    answer = await http.post(url, json=INIT, headers=HEADERS)
+                    assert answer.status_code == 200
+                    ids.append(answer.headers["mcp-session-id"])
+                assert len(server.session_manager._server_instances) <= 3
+                old = await http.post(
+                    url,
+                    json={"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+                    headers={**HEADERS, "mcp-session-id": ids[0], "mcp-protocol-version": "2025-11-25"},
+                )
+                assert old.status_code == 404  # the flooder lost its oldest session, nobody else did
+            async with Client(streamable_http_client(url), mode="legacy") as c:  # type: ignore[arg-type]
+                assert (await c.list_tools()).tools

@@ -213,12 +213,13 @@ def test_sandbox_gets_a_fresh_data_folder_per_process_unless_one_is_set(tmp_path
         assert kept.api.data_dir == tmp_path / "sandbox"
 
 
-def test_port_in_use_is_one_clear_line(emulator: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("command", [("--http",), ("sandbox",)], ids=["server", "emulator"])
+def test_port_in_use_is_one_clear_line(emulator: Any, tmp_path: Path, command: tuple[str, ...]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        done = run_cli("--http", "--port", port, env=server_env(emulator, tmp_path), cwd=tmp_path)
+        done = run_cli(*command, "--port", port, env=server_env(emulator, tmp_path), cwd=tmp_path)
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr

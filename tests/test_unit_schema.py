@@ -100,6 +100,16 @@ def test_compact_input(schema: dict[str, Any], expected: dict[str, Any]) -> None
             {"properties": {"a": {"anyOf": [{"$ref": "#/$defs/A"}, NULL]}}, "$defs": {"A": {"type": "object"}}},
             {"properties": {"a": {"type": ["object", "null"]}}},
         ),
+        # a union of bare types (a table cell) becomes one type list
+        (
+            {"properties": {"a": {"items": {"anyOf": [{"type": "string"}, {"type": "integer"}, NULL]}}}},
+            {"properties": {"a": {"items": {"type": ["string", "integer", "null"]}}}},
+        ),
+        # ...but not when a member says more than its type
+        (
+            {"properties": {"a": {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "integer"}]}}},
+            {"properties": {"a": {"anyOf": [{"type": "string", "maxLength": 3}, {"type": "integer"}]}}},
+        ),
         # arrays of references
         (
             {

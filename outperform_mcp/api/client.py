@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import anyio
 from pydantic import BaseModel, ValidationError
 
+from .. import phones
 from ..settings import ApiSettings
 from .auth import RefreshTokenFile, TokenManager, with_bearer
 from .errors import (
@@ -307,6 +308,11 @@ class OutPerformClient:
             limit=_int(meta.get("limit"), limit),
             total=_int(total, len(items)) if total is not None else None,
         )
+
+    async def find_by_phone(self, phone: str) -> Contact | None:
+        """The contact with this number however either side writes it (``phones.same``), or None."""
+        page = await self.list_contacts(search=phone, limit=10)
+        return next((c for c in page.items if phones.same(c.phone, phone, self.settings.default_country)), None)
 
     async def get_contact(self, token: str) -> Contact | None:
         """Find one contact by token (the API has no single-contact read). ASSUMPTION: search matches

@@ -11,23 +11,26 @@ from __future__ import annotations
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import anyio
 
 from .. import phones
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
-from ..api.models import Conversation
+from ..api.models import Conversation, Message
 from ..store import campaigns as store_campaigns
-from ..store import contacts
+from ..store import mirror_queries
 from ..store.campaigns import Campaign
-from ..store.db import Store
+from ..store.db import Connection, Store
 from ..store.journal import WENT_OUT, SendRecord
+from ..store.optout import OptOutRules
 from ..store.replies import inbox_facts
 from .model import Draft
 
 _API_CONCURRENCY = 8
+# Our send and the API's copy of it are one message when this close (clocks differ; as the mirror).
+_SAME_MESSAGE = timedelta(minutes=5)
 PENDING = ("prepared", "approved", "sending")
 
 
@@ -37,10 +40,8 @@ class RecipientState:
     name: str
     phone: str
     status: str  # pending, sent, failed, unknown, rejected, expired, refused (its latest message)
-    templates: list[str]
     sent_at: datetime | None  # when its first message went out
     replied_at: datetime | None = None
-    reply_source: str | None = None  # inbox | conversation
     opted_out_at: datetime | None = None
 
 
@@ -83,12 +84,6 @@ class CampaignView:
             if r.replied_at is None and r.opted_out_at is None and r.sent_at is not None and r.sent_at <= cutoff
         ]
 
-    def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for r in self.recipients:
-            out[r.status] = out.get(r.status, 0) + 1
-        return out
-
 
 def _status(row: SendRecord) -> str:
     return "pending" if row.status in PENDING else row.status
@@ -100,15 +95,15 @@ def _recipients(rows: Sequence[SendRecord]) -> list[RecipientState]:
         went_out = row.sending_at if row.status in WENT_OUT else None
         state = by_token.get(row.token)
         if state is None:
-            state = by_token[row.token] = RecipientState(row.token, row.name, row.phone, _status(row), [], went_out)
+            state = by_token[row.token] = RecipientState(row.token, row.name, row.phone, _status(row), went_out)
         state.status = _status(row)
         state.sent_at = state.sent_at or went_out
-        if row.template and row.template not in state.templates:
-            state.templates.append(row.template)
     return list(by_token.values())
 
 
-def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[datetime | None, datetime | None]:
+def _reply_in_thread(
+    conv: Conversation, rows: Sequence[SendRecord], rules: OptOutRules
+) -> tuple[datetime | None, datetime | None]:
     """First inbound message after our first campaign message in the API's thread, and the first
     opt-out after it. Our message is found by its exact text, else by time."""
     messages = conv.messages
@@ -123,18 +118,22 @@ def _reply_in_thread(conv: Conversation, rows: Sequence[SendRecord]) -> tuple[da
     same = [i for i in ours if first.text and messages[i].text == first.text]
     if same:
         start = min(same, key=lambda i: abs(messages[i].timestamp - moment))
-    else:
-        start = next((i for i in ours if messages[i].timestamp >= moment - timedelta(seconds=2)), -1)
-        if start < 0:
+    else:  # the API's clock is not ours: the outbound copy nearest the send, within a few minutes
+        near = [i for i in ours if abs(messages[i].timestamp - moment) <= _SAME_MESSAGE]
+        if not near:
             return None, None
+        start = min(near, key=lambda i: abs(messages[i].timestamp - moment))
     after = [m for m in messages[start + 1 :] if m.direction == "inbound"]
-    replied = after[0].timestamp if after else None
-    opted = next((m.timestamp for m in after if contacts.is_opt_out(m.text)), None)
+    # On our clock, as the send is: the thread's own gap after our message, added to the send.
+    shift = moment - messages[start].timestamp
+    replied = after[0].timestamp + shift if after else None
+    opted = next((m.timestamp + shift for m in after if rules.matches(m.text)), None)
     return replied, opted
 
 
-async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> CampaignView | None:
-    """The campaign ``key`` (id or name) as of ``now``, or None when there is no such campaign."""
+async def view(api: OutPerformClient, store: Store, key: str, now: datetime, rules: OptOutRules) -> CampaignView | None:
+    """The campaign ``key`` (id or name) as of ``now``, or None when there is no such campaign.
+    ``rules``: the configured opt-out phrases, the same the inbox and the send policy use."""
 
     found = await store.run(lambda conn: store_campaigns.load(conn, key))
     if found is None:
@@ -147,7 +146,7 @@ async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> 
     facts = await store.run(lambda conn: inbox_facts(conn, wanted))
     for person, fact in zip(reached, facts, strict=True):
         if fact.replies:
-            person.replied_at, person.reply_source = fact.replies[0][0], "inbox"
+            person.replied_at = fact.replies[0][0]
         person.opted_out_at = next((at for at, opt_out in fact.replies if opt_out), None) or fact.opted_out_at
     errors: list[str] = []
     limiter = anyio.CapacityLimiter(_API_CONCURRENCY)
@@ -162,9 +161,9 @@ async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> 
         conv = next((c for c in threads if c.token == person.token), None)
         if conv is None:
             return
-        replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token])
-        if replied and (person.replied_at is None or replied < person.replied_at):
-            person.replied_at, person.reply_source = replied, "conversation"
+        replied, opted = _reply_in_thread(conv, [r for r in rows if r.token == person.token], rules)
+        if replied:  # only recipients without an inbox reply get here
+            person.replied_at = replied
         if opted and person.opted_out_at is None:
             person.opted_out_at = opted
 
@@ -174,6 +173,37 @@ async def view(api: OutPerformClient, store: Store, key: str, now: datetime) -> 
             if person.sent_at is not None and person.replied_at is None:
                 tg.start_soon(from_api, person)
     return CampaignView(campaign, people, now, cursor, errors[:5])
+
+
+def _from_mirror(conn: Connection, found: store_campaigns.Loaded, now: datetime, rules: OptOutRules) -> CampaignView:
+    """The campaign with replies and opt-outs read from the local mirror (the API's threads with the
+    webhook events folded in), by the same rule as a thread read from the API: no API call."""
+    people = _recipients(found.rows)
+    for person in people:
+        if person.sent_at is None:
+            continue
+        lines = mirror_queries.thread_from(conn, person.token, int(person.sent_at.timestamp()))
+        thread = Conversation(
+            token=person.token,
+            messages=[Message(timestamp=datetime.fromtimestamp(at, UTC), direction=d, text=t) for at, d, t in lines],
+        )
+        person.replied_at, person.opted_out_at = _reply_in_thread(
+            thread, [r for r in found.rows if r.token == person.token], rules
+        )
+    return CampaignView(found.campaign, people, now, found.cursor)
+
+
+def mirror_view(conn: Connection, key: str, now: datetime, rules: OptOutRules) -> CampaignView | None:
+    """The campaign ``key`` (id or name) answered from the mirror, or None when there is none."""
+    found = store_campaigns.load(conn, key)
+    return None if found is None else _from_mirror(conn, found, now, rules)
+
+
+def mirror_views(
+    conn: Connection, start: datetime, end: datetime, now: datetime, rules: OptOutRules
+) -> list[CampaignView]:
+    """Every campaign created in [start, end), oldest first, answered from the mirror."""
+    return [_from_mirror(conn, found, now, rules) for found in store_campaigns.created_between(conn, start, end)]
 
 
 async def join_campaign(store: Store, approval_id: str, draft: Draft, now: datetime) -> Campaign:

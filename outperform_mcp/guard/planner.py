@@ -124,7 +124,7 @@ class Planner:
                 raise GuardError(f"a template parameter is longer than {MAX_PARAM} characters")
         return params
 
-    def render(self, draft: Draft, params: tuple[str, ...] = ()) -> str:
+    def render(self, draft: Draft, params: tuple[str, ...]) -> str:
         if draft.kind == "session":
             return draft.text or ""
         template = self.catalogue.get(draft.template or "")
@@ -151,7 +151,7 @@ class Planner:
             person.token,
         )
 
-    async def recipient(self, token: str) -> Recipient | None:
+    async def _recipient(self, token: str) -> Recipient | None:
         """The contact as it is now (CRM record, thread, inbox state), or None when it does not exist."""
         view = await look_up(self.api, self.store, token)
         person, conv, state = view.contact, view.conversation, view.state
@@ -187,7 +187,7 @@ class Planner:
 
         async def lookup(token: str) -> None:
             async with limiter:
-                found[token] = await self.recipient(token)
+                found[token] = await self._recipient(token)
 
         try:
             async with anyio.create_task_group() as tg:
@@ -234,8 +234,8 @@ class Planner:
         usage, repeats = await self.store.run(facts)
         items = []
         for n, person in enumerate(people, start=1):
-            params = personal[person.token][0]
-            text = self.render(draft, params) if personal[person.token][1] is None else ""
+            params, problem = personal[person.token]
+            text = self.render(draft, params) if problem is None else ""
             key = content_key(draft, person.token, params)
             items.append(Item(n, person, text, key, repeats.get(person.token), params))
         reasons, refusals = policy.check(self.settings, draft, people, usage, now)

@@ -74,10 +74,6 @@ class Intake:
         self._send, self._recv = anyio.create_memory_object_stream[_Pending](QUEUE_SIZE)
         self._running = False
 
-    @property
-    def running(self) -> bool:
-        return self._running
-
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The writer, until cancelled."""
         self._running = True

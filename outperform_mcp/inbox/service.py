@@ -114,10 +114,6 @@ class InboxService:
             await tg.start(self.intake.run)
             task_status.started()
 
-    @property
-    def running(self) -> bool:
-        return self.intake.running
-
     async def ingest(self, event: events.NewEvent) -> events.Stored:
         """Store one event durably; returns once it is committed (or was already stored)."""
         return await self.intake.ingest(event)
@@ -201,11 +197,10 @@ class InboxService:
             return None
         self._resolve_tried[phone] = time.monotonic()
         try:
-            page = await self.api.list_contacts(search=phone, limit=10)
+            match = await self.api.find_by_phone(phone)
         except OutPerformError as exc:
             log.info("could not look up an inbound contact: %s", exc)
             return None
-        match = next((c for c in page.items if phones.same(c.phone, phone, self.country)), None)
         if match is None:
             return None
         await self.link(phone, match.token)

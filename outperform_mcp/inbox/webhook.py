@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .. import phones
+from ..bodies import BodyTooLarge, read_capped
 from ..store.inbox import NewEvent
 from .service import InboxService, InboxUnavailable
 
@@ -119,21 +120,6 @@ def _authorised(request: Request, secret: str) -> bool | None:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), secret.encode())
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
-    """The body, or None once it exceeds ``limit`` (checked against Content-Length first, then as it streams)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def _has_lone_surrogate(value: Any) -> bool:
     """JSON's \\uD800 escapes parse into text no UTF-8 store can hold: refuse them up front."""
     try:
@@ -159,10 +145,10 @@ def make_handler(inbox: InboxService, secret: str) -> Any:
         if not authorised:
             return _refuse(inbox, "unauthorized", 403, "wrong webhook secret")
         try:
-            body = await _read_body(request, limit)
+            body = await read_capped(request, limit, None)
         except ClientDisconnect:
             return _answer(400, error="client disconnected")
-        if body is None:
+        except BodyTooLarge:
             return _refuse(inbox, "too_large", 413, f"body larger than {limit} bytes")
         try:
             raw = json.loads(body)

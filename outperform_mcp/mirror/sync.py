@@ -8,9 +8,11 @@ and at most ``sync_rate`` requests per second, and stored in order.
 Later passes are incremental: labels are one call; contacts are newest first, so paging stops at
 the first page holding a contact already stored; conversations and chatbot sessions are read with
 ``start_date`` = the day of (the last pass's start − ``sync_overlap``), and conversations (latest
-activity first) stop at the first page that ends with a thread untouched since then. The API
-filters by whole days, so the overlap is at least the rest of that day; records are upserted, so
-reading one twice is harmless. One pass runs at a time (a lock), whoever asked: the schedule, a tool or the CLI.
+activity first) stop at the first page that ends with a thread untouched since then, or at the
+first page that added no message and ends with a thread untouched since the last pass began (the
+API filters by whole days, so without this a busy day would be re-read page by page on every
+refresh). Records are upserted, so reading one twice is harmless. One pass runs at a time (a
+lock), whoever asked: the schedule, a tool or the CLI.
 """
 
 from __future__ import annotations
@@ -66,7 +68,9 @@ class PassReport:
 
 def _older(thread: Any, since: int | None) -> bool:
     """Threads come latest activity first (assumption, as the emulator does): once a page ends with
-    one untouched since ``since``, the pages after it hold nothing newer."""
+    one untouched since ``since``, the pages after it hold nothing newer. A page that added nothing
+    and ends before the last pass began is as good: every later thread ended before that pass, which
+    read it (the overlap then only guards the threads that moved since)."""
     last = max((m.timestamp for m in thread.messages), default=None)
     return since is not None and last is not None and mirror.epoch(last) < since
 
@@ -88,6 +92,7 @@ class Mirror:
         self._pacer = Pacer(self.settings.sync_rate)
         self._group: anyio.abc.TaskGroup | None = None
         self._started = False
+        self._listeners: set[Progress] = set()
         self.last_error: str | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -111,6 +116,9 @@ class Mirror:
             except OutPerformError as exc:
                 self.last_error = str(exc)
                 log.warning("mirror sync failed, retrying at the next interval: %s", exc)
+            except Exception as exc:  # a fault in the mirror must not stop the server it runs in
+                self.last_error = f"internal error: {type(exc).__name__}"
+                log.exception("mirror sync failed unexpectedly, retrying at the next interval")
             if not self.settings.sync_interval:
                 return
             await anyio.sleep(self.settings.sync_interval)
@@ -123,12 +131,32 @@ class Mirror:
         return await self.store.run(mirror.answering(fn))
 
     async def refresh(self, *, max_seconds: float | None = None, progress: Progress | None = None) -> bool:
-        """An incremental pass now (waiting for one in progress), bounded in time; True if it finished."""
+        """An incremental pass now (waiting for one in progress), bounded in time; True if it finished.
+        While it waits for a pass someone else started, that pass's progress is reported too."""
         limit = max_seconds if max_seconds is not None else self.settings.refresh_max_seconds
-        with anyio.move_on_after(limit):
-            await self.sync(progress=progress)
-            return True
-        return False
+        listeners = {progress} if progress is not None else set()
+        self._listeners |= listeners
+        try:
+            with anyio.move_on_after(limit):
+                await self.sync()
+                return True
+            return False
+        finally:
+            self._listeners -= listeners
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting on a pass with progress to report (for tests and the status resource)."""
+        return len(self._listeners)
+
+    async def _report(self, progress: Progress | None, kind: str, pages: int, stored: int) -> None:
+        """Tell the pass's own caller and everyone waiting on it; a listener that fails (its client
+        went away) must not stop the pass."""
+        for listener in [*([progress] if progress else []), *self._listeners]:
+            try:
+                await listener(kind, pages, stored)
+            except Exception as exc:  # any listener fault is the listener's
+                log.debug("mirror progress listener failed: %s", exc)
 
     # -- passes ------------------------------------------------------------------------------
 
@@ -193,13 +221,19 @@ class Mirror:
         finished = False
         while not finished:
             batch: dict[int, Sequence[Any]] = {}
+            failed: list[OutPerformError] = []
 
-            async def fetch(p: int, into: dict[int, Sequence[Any]]) -> None:
-                into[p] = await self._fetch(kind, p, None)
+            async def fetch(p: int, into: dict[int, Sequence[Any]], errors: list[OutPerformError]) -> None:
+                try:
+                    into[p] = await self._fetch(kind, p, None)
+                except OutPerformError as exc:  # raised below as itself, not inside an exception group
+                    errors.append(exc)
 
             async with anyio.create_task_group() as tg:
                 for p in range(page, page + width):
-                    tg.start_soon(fetch, p, batch)
+                    tg.start_soon(fetch, p, batch, failed)
+            if failed:
+                raise failed[0]
             calls += width
             for p in range(page, page + width):
                 items = batch[p]
@@ -214,10 +248,10 @@ class Mirror:
                 )
                 if finished:
                     state = replace(state, next_page=1)
-                stored += await self._store_page(kind, items, now, state)
+                await self._store_page(kind, items, now, state)
+                stored += len(items)
                 pages += 1
-                if progress is not None:
-                    await progress(kind, pages, stored)
+                await self._report(progress, kind, pages, stored)
                 if finished:
                     break
             page += width
@@ -234,10 +268,14 @@ class Mirror:
             items = await self._fetch(kind, page, since)
             calls += 1
             seen_before = kind == "contacts" and await self._known(items)
-            stored += await self._store_page(kind, items, now)
-            if progress is not None:
-                await progress(kind, page, stored)
-            if len(items) < size or seen_before or (kind == "conversations" and _older(items[-1], since)):
+            new = await self._store_page(kind, items, now)
+            stored += len(items)
+            await self._report(progress, kind, page, stored)
+            if len(items) < size or seen_before:
+                break
+            if kind == "conversations" and (
+                _older(items[-1], since) or (not new and _older(items[-1], state.watermark))
+            ):
                 break
             page += 1
         done = replace(state, run_started_at=now, watermark=now, calls=state.calls + calls, error=None)

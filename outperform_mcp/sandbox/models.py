@@ -30,7 +30,7 @@ class Message:
     at: datetime
     text: str
     direction: Direction
-    # Assumption: the API marks a template send "template" in a thread (the vendor page shows only "text").
+    # ASSUMPTION: the API marks a template send "template" in a thread (the vendor page shows only "text").
     type: str = "text"
     # Messages never change once stored, and strftime dominates list-call time, so the
     # wire dict is built once. Callers must treat it as read-only.

@@ -65,14 +65,24 @@ def _inline_refs(node: Any, defs: dict[str, Any], seen: tuple[str, ...] = ()) ->
     return {k: _inline_refs(v, defs, seen) for k, v in node.items()}
 
 
+def _bare_type(option: Any) -> bool:
+    return isinstance(option, dict) and option.keys() == {"type"} and isinstance(option["type"], str)
+
+
 def _nullable_types(node: Any) -> Any:
-    """``anyOf [{"type": T, ...}, {"type": "null"}]`` -> ``{"type": [T, "null"], ...}``."""
+    """``anyOf [{"type": T, ...}, {"type": "null"}]`` -> ``{"type": [T, "null"], ...}``; a union of
+    bare types -> one type list."""
     if isinstance(node, list):
         return [_nullable_types(item) for item in node]
     if not isinstance(node, dict):
         return node
     node = {k: _nullable_types(v) for k, v in node.items()}
     options = node.get("anyOf")
+    if isinstance(options, list) and options and all(_bare_type(o) for o in options):
+        # A union of plain types (a table cell: str | int | float | None) is one type list: the same
+        # check, without a subschema per option for the client to build for every cell.
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        return {**rest, "type": list(dict.fromkeys(o["type"] for o in options))}
     if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
         (inner,) = [o for o in options if o != {"type": "null"}]
         if isinstance(inner, dict) and isinstance(inner.get("type"), str) and not {"enum", "const"} & inner.keys():

@@ -99,6 +99,15 @@ def load(conn: Connection, key: str) -> Loaded | None:
     return Loaded(campaign, rows, cursor_before(conn, first) if first else latest_id(conn))
 
 
+def created_between(conn: Connection, start: datetime, end: datetime) -> list[Loaded]:
+    """Every campaign created in [start, end), oldest first, with its sends."""
+    rows = conn.execute(
+        "SELECT id FROM campaigns WHERE created_at >= ? AND created_at < ? ORDER BY created_at, id",
+        (iso(start), iso(end)),
+    ).fetchall()
+    return [found for r in rows if (found := load(conn, r[0])) is not None]
+
+
 def recent_with_sends(conn: Connection, limit: int) -> list[tuple[Campaign, list[SendRecord]]]:
     return [(c, sends(conn, c.id)) for c in recent(conn, limit)]
 

@@ -66,10 +66,6 @@ def record_inbound(
     return state
 
 
-def link_token(conn: Connection, *, phone: str, token: str) -> None:
-    conn.execute("UPDATE contact_state SET token = ? WHERE phone = ?", (token, phone))
-
-
 def get_state(conn: Connection, *, phone: str | None = None, token: str | None = None) -> ContactState | None:
     if phone:
         return _row(conn.execute("SELECT * FROM contact_state WHERE phone = ?", (phone,)).fetchone())

@@ -198,14 +198,6 @@ def phone_for_token(conn: Connection, token: str) -> str | None:
     return str(row[0]) if row else None
 
 
-def unlinked_phones(conn: Connection, *, limit: int = 50) -> list[str]:
-    rows = conn.execute(
-        "SELECT phone, MAX(id) AS last FROM inbox_events WHERE token IS NULL GROUP BY phone ORDER BY last DESC LIMIT ?",
-        (limit,),
-    )
-    return [str(r["phone"]) for r in rows]
-
-
 def link(conn: Connection, *, phone: str, token: str) -> int:
     """Attach a contact token to a phone: its stored events and its contact state. Returns events linked."""
     conn.execute(

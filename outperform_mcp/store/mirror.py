@@ -444,7 +444,7 @@ def absorb_local(conn: Connection) -> int:
     if "inbox_events" in tables:
         since = int(_cursor(conn, "inbox", "0"))
         rows = conn.execute(
-            """SELECT e.id, e.kind, e.text, e.sent_at, COALESCE(e.token, c.token) AS token
+            """SELECT e.id, e.kind, e.text, e.sent_at, e.opt_out, COALESCE(e.token, c.token) AS token
                FROM inbox_events e LEFT JOIN mirror_contacts c ON c.phone = e.phone
                WHERE e.id > ? ORDER BY e.id""",
             (since,),
@@ -459,7 +459,8 @@ def absorb_local(conn: Connection) -> int:
             cur = conn.execute(
                 """INSERT OR IGNORE INTO mirror_messages (token, at, direction, type, text, source, local_ref, opt_out)
                    VALUES (?, ?, 'inbound', ?, ?, 'webhook', ?, ?)""",
-                (r["token"], at, r["kind"], r["text"], f"webhook:{r['id']}", int(contact_state.is_opt_out(r["text"]))),
+                # The inbox decided opt-out on arrival, with the configured phrases: keep its answer.
+                (r["token"], at, r["kind"], r["text"], f"webhook:{r['id']}", int(r["opt_out"])),
             )
             added += cur.rowcount
             touched.add(r["token"])
@@ -538,16 +539,18 @@ def store_labels(conn: Connection, labels: Sequence[api.Label], state: SyncState
 
 
 def store_page(conn: Connection, kind: str, items: Sequence[Any], now: int, state: SyncState | None = None) -> int:
-    """One page of ``kind`` and (on a first pass) the checkpoint past it, in the caller's transaction."""
+    """One page of ``kind`` and (on a first pass) the checkpoint past it, in the caller's transaction;
+    returns the records it added (for conversations, the messages not stored before)."""
+    added = len(items)
     if kind == "contacts":
         upsert_contacts(conn, items, now)
     elif kind == "conversations":
-        upsert_conversations(conn, items)
+        added = upsert_conversations(conn, items)
     else:
         upsert_chatbot(conn, items)
     if state is not None:
         save_state(conn, state)
-    return len(items)
+    return added
 
 
 def answering(fn: Callable[[Connection], T]) -> Callable[[Connection], tuple[T, Freshness]]:

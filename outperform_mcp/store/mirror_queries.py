@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
 from .db import Connection
 
-SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label"]
-GroupBy = Literal["none", "label", "day", "week", "template"]
+SegmentKind = Literal["awaiting_reply", "silent", "replied_since", "window_open", "opted_out", "label", "campaign"]
+GroupBy = Literal["none", "label", "day", "week", "template", "campaign"]
 Metric = Literal[
     "contacts",
     "inbound",
@@ -29,16 +29,7 @@ Metric = Literal[
     "awaiting",
     "sentiment",
 ]
-METRICS: tuple[Metric, ...] = (
-    "contacts",
-    "inbound",
-    "outbound",
-    "reply_rate",
-    "our_reply_min",
-    "their_reply_min",
-    "awaiting",
-    "sentiment",
-)
+METRICS: tuple[Metric, ...] = get_args(Metric)  # every metric, in report column order
 WINDOW_S = 24 * 3600
 DAY_S = 86400
 
@@ -82,6 +73,8 @@ def _segment_sql(
     kind: SegmentKind, *, now: int, days: int | None, since: int | None, opt_out_labels: Sequence[str]
 ) -> tuple[str, list[object], str]:
     """(condition, args, sort column) over contacts ``c`` left-joined to threads ``t``."""
+    if kind == "campaign":  # its members come from the send journal (guard.campaigns.mirror_view)
+        raise ValueError("a campaign segment is not a query over the mirror's threads")
     if kind == "awaiting_reply":
         return "t.awaiting_since IS NOT NULL", [], "t.awaiting_since"
     if kind == "silent":
@@ -138,6 +131,17 @@ def segment(
     rows = rows[:limit]
     next_cursor = encode_cursor(int(rows[-1]["k"]), rows[-1]["token"]) if more and rows else None
     return SegmentPage([SegmentRow(r["token"], r["name"], r["phone"], r["at"]) for r in rows], total, next_cursor)
+
+
+def page_of(rows: Sequence[SegmentRow], cursor: str | None, limit: int) -> SegmentPage:
+    """One page of a segment computed whole (a campaign's recipients), in token order, with the
+    same cursor as the SQL segments."""
+    ordered = sorted(rows, key=lambda r: r.token)
+    after = decode_cursor(cursor)[1] if cursor else ""
+    rest = [r for r in ordered if r.token > after]
+    page = rest[:limit]
+    more = len(rest) > limit
+    return SegmentPage(page, len(ordered), encode_cursor(0, page[-1].token) if more and page else None)
 
 
 def encode_cursor(value: int, token: str) -> str:
@@ -409,3 +413,62 @@ def chatbot_sessions(
         )
         for r in rows
     ]
+
+
+# -- campaigns -------------------------------------------------------------------------------
+
+
+def thread_from(conn: Connection, token: str, since: int) -> list[tuple[int, str, str]]:
+    """(at, direction, text) of the contact's messages from a day before ``since`` on, in thread
+    order (the API's clock and ours may differ, and its times may be coarser than ours)."""
+    rows = conn.execute(
+        "SELECT at, direction, text FROM mirror_messages WHERE token = ? AND at >= ? ORDER BY at, id",
+        (token, since - DAY_S),
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def labelled(conn: Connection, label: str, tokens: Sequence[str]) -> set[str]:
+    """Which of ``tokens`` carry ``label``."""
+    rows = conn.execute("SELECT token FROM mirror_contact_labels WHERE label = ?", (label,))
+    wanted = set(tokens)
+    return {r[0] for r in rows if r[0] in wanted}
+
+
+# -- threads awaiting our reply, for list_conversations --------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadRow:
+    token: str
+    name: str | None
+    phone: str | None
+    messages: int
+    inbound: int
+    awaiting_since: int
+    last_at: int
+    last_text: str
+
+
+def awaiting_threads(
+    conn: Connection, *, start: int | None, end: int | None, offset: int, limit: int
+) -> tuple[list[ThreadRow], int]:
+    """Threads whose last message is inbound, longest waiting first (then by token), with the last
+    message in [start, end) when given; one page and the total."""
+    cond, args = "t.awaiting_since IS NOT NULL", list[object]()
+    if start is not None:
+        cond += " AND t.last_at >= ?"
+        args.append(start)
+    if end is not None:
+        cond += " AND t.last_at < ?"
+        args.append(end)
+    total = int(conn.execute(f"SELECT COUNT(*) FROM mirror_threads t WHERE {cond}", args).fetchone()[0])
+    rows = conn.execute(
+        f"""SELECT t.token, c.name, c.phone, t.messages, t.inbound, t.awaiting_since, t.last_at,
+                  (SELECT m.text FROM mirror_messages m WHERE m.token = t.token ORDER BY m.at DESC, m.id DESC LIMIT 1)
+                    AS last_text
+            FROM mirror_threads t LEFT JOIN mirror_contacts c ON c.token = t.token
+            WHERE {cond} ORDER BY t.awaiting_since, t.token LIMIT ? OFFSET ?""",
+        [*args, limit, offset],
+    ).fetchall()
+    return [ThreadRow(*r) for r in rows], total

@@ -114,7 +114,7 @@ async def create_contact(
                 "pass it as one line of plain text"
             )
     api = deps(ctx).api
-    # Assumption: the API takes E.164 digits (its page shows a local number in one example and an
+    # ASSUMPTION: the API takes E.164 digits (its page shows a local number in one example and an
     # international one in the webhook's); one form keeps one contact per subscriber.
     try:
         number = phones.normalise(phone, api.settings.default_country)
@@ -136,10 +136,9 @@ async def create_contact(
 async def _existing(api: OutPerformClient, number: str) -> Contact | None:
     """The contact that already has this number (what a duplicate-record refusal refers to)."""
     try:
-        page = await api.list_contacts(search=number, limit=10)
+        return await api.find_by_phone(number)
     except OutPerformError:
         return None
-    return next((c for c in page.items if phones.same(c.phone, number, api.settings.default_country)), None)
 
 
 @tool("contacts", title="List labels", read_only=True)

@@ -14,9 +14,12 @@ from pydantic import BaseModel, Field
 
 from ...api.errors import OutPerformError
 from ...api.models import Sentiment
+from ...guard import campaigns
 from ...mirror.sync import Mirror
 from ...store import mirror_fts, mirror_queries
-from ...store.mirror import Freshness, iso
+from ...store.db import Connection
+from ...store.mirror import Freshness, epoch, iso
+from ...store.optout import OptOutRules
 from ...textsafe import clean, trim
 from ..deps import Ctx, deps
 from ..params import EndDate, StartDate, Token, check_range
@@ -49,8 +52,10 @@ class SearchResult(Fresh):
 
 
 class SegmentResult(Fresh):
-    columns: list[str] = Field(description="token, name, at (awaiting since / our last message / their last)")
-    rows: list[list[str | None]]
+    columns: list[str] = Field(
+        description="token, name, hours: since they started waiting / our last message / their last / the campaign send"
+    )
+    rows: list[list[str | int | None]]
     total: int = Field(description="Contacts in the whole segment")
     next_cursor: str | None = Field(None, description="Pass as cursor for the next page; null on the last")
 
@@ -109,6 +114,11 @@ async def refreshed(ctx: Ctx, refresh: bool) -> Mirror:
 def minute(seconds: int | None) -> str | None:
     """ISO 8601 to the minute: enough for a list of people, and shorter."""
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def hours_ago(seconds: int | None, now: int) -> int | None:
+    """Whole hours since ``seconds``: shorter than a timestamp in a long list, and what a reader asks."""
+    return None if seconds is None else max(0, (now - seconds) // 3600)
 
 
 def fresh(f: Freshness) -> dict[str, str | None]:
@@ -178,12 +188,17 @@ async def segment(
         mirror_queries.SegmentKind,
         Field(
             description="awaiting_reply (oldest first); silent: our last message ≥ days ago, no answer; "
-            "replied_since (needs since); window_open; opted_out; label (needs label)"
+            "replied_since (needs since); window_open; opted_out; label (needs label); "
+            "campaign (needs campaign; replied narrows it)"
         ),
     ],
     days: Annotated[int | None, Field(ge=1, le=3650, description="For silent")] = None,
     since: Annotated[date | None, Field(description="For replied_since")] = None,
     label: LabelName | None = None,
+    campaign: Annotated[str | None, Field(min_length=1, max_length=80, description="Campaign id or name")] = None,
+    replied: Annotated[
+        bool | None, Field(description="For campaign: true = replied; false = no reply and not opted out")
+    ] = None,
     cursor: Annotated[str | None, Field(max_length=100, description="next_cursor of the previous page")] = None,
     limit: Annotated[int, Field(ge=1, le=200, description="Per page (tokens fit send_template)")] = 100,
     refresh: Refresh = False,
@@ -195,32 +210,90 @@ async def segment(
         raise ToolError("kind=replied_since needs since: a date, e.g. since=2026-11-01")
     if kind == "label" and label is None:
         raise ToolError("kind=label needs label: one of list_labels")
+    if kind == "campaign" and campaign is None:
+        raise ToolError("kind=campaign needs campaign: its id or name (get_campaign lists them)")
+    if kind != "campaign" and (campaign is not None or replied is not None):
+        raise ToolError(f"campaign and replied belong to kind=campaign, not kind={kind}: drop them")
     mirror = await refreshed(ctx, refresh)
+    now = int(mirror.clock())
     since_ts = int(datetime.combine(since, time.min, UTC).timestamp()) if since else None
     opt_out = tuple(deps(ctx).guard.settings.opt_out_labels)
+    rules = deps(ctx).guard.opt_out
     try:
-        page, freshness = await mirror.read(
-            lambda conn: mirror_queries.segment(
-                conn,
-                kind,
-                now=int(mirror.clock()),
-                days=days,
-                since=since_ts,
-                label=label,
-                opt_out_labels=opt_out,
-                cursor=cursor,
-                limit=limit,
+        if kind == "campaign":
+            assert campaign is not None
+            page, freshness = await mirror.read(
+                lambda conn: _campaign_segment(conn, campaign, replied, label, mirror.clock(), cursor, limit, rules)
             )
-        )
+        else:
+            page, freshness = await mirror.read(
+                lambda conn: mirror_queries.segment(
+                    conn,
+                    kind,
+                    now=now,
+                    days=days,
+                    since=since_ts,
+                    label=label,
+                    opt_out_labels=opt_out,
+                    cursor=cursor,
+                    limit=limit,
+                )
+            )
     except ValueError as exc:
         raise ToolError(str(exc)) from None
     return SegmentResult(
-        columns=["token", "name", "at"],
-        rows=[[r.token, clean(r.name), minute(r.at)] for r in page.rows],
+        columns=["token", "name", "hours"],
+        rows=[[r.token, clean(r.name), hours_ago(r.at, now)] for r in page.rows],
         total=page.total,
         next_cursor=page.next_cursor,
         **fresh(freshness),
     )
+
+
+def _campaign_segment(
+    conn: Connection,
+    key: str,
+    replied: bool | None,
+    label: str | None,
+    now: float,
+    cursor: str | None,
+    limit: int,
+    rules: OptOutRules,
+) -> mirror_queries.SegmentPage:
+    """Recipients of one campaign a message reached (all, replied, or silent and not opted out)."""
+    found = campaigns.mirror_view(conn, key, datetime.fromtimestamp(now, UTC), rules)
+    if found is None:
+        raise ValueError(f"no campaign {key!r}: get_campaign lists the recent ones")
+    people = {None: found.reached, True: found.replied, False: found.silent()}[replied]
+    if label is not None:
+        labelled = mirror_queries.labelled(conn, label, [p.token for p in people])
+        people = [p for p in people if p.token in labelled]
+    rows = [
+        mirror_queries.SegmentRow(p.token, p.name, p.phone, epoch(p.sent_at) if p.sent_at else None) for p in people
+    ]
+    return mirror_queries.page_of(rows, cursor, limit)
+
+
+def _campaign_report(conn: Connection, start: int, end: int, now: float, rules: OptOutRules) -> mirror_queries.Table:
+    """Outcomes of the campaigns created in the range, from the same view get_campaign shows."""
+    table = mirror_queries.Table(
+        ["campaign", "recipients", "sent", "replied", "reply_rate", "median_first_reply_min", "opted_out"]
+    )
+    lo, hi, at = (datetime.fromtimestamp(t, UTC) for t in (start, end, now))
+    for view in campaigns.mirror_views(conn, lo, hi, at, rules):
+        rate = view.reply_rate
+        table.rows.append(
+            [
+                view.campaign.name,
+                len(view.recipients),
+                len(view.reached),
+                len(view.replied),
+                None if rate is None else round(100 * rate, 1),
+                view.median_first_reply_minutes,
+                len(view.opted_out),
+            ]
+        )
+    return table
 
 
 @tool("insights", title="Report", read_only=True)
@@ -237,10 +310,18 @@ async def report(
 ) -> ReportResult:
     """One table of counts and rates per label/day/week/template: contacts, inbound/outbound,
     reply rate %, median/p90 minutes to first reply (ours, theirs), awaiting reply, chatbot
-    sentiment."""
+    sentiment. group_by=campaign: per campaign created in the range, recipients, sent, replied,
+    reply rate %, median minutes to first reply, opt-outs."""
     check_range(start_date, end_date)
     lo, hi, span = _bounds(start_date, end_date, 30)
     mirror = await refreshed(ctx, refresh)
+    if group_by == "campaign":
+        if label is not None or metrics:
+            raise ToolError("group_by=campaign takes no label or metrics: its columns are fixed; drop them")
+        rules = deps(ctx).guard.opt_out
+        table, freshness = await mirror.read(lambda conn: _campaign_report(conn, lo, hi, mirror.clock(), rules))
+        rows = [[clean(c) if isinstance(c, str) else c for c in row] for row in table.rows]
+        return ReportResult(columns=table.columns, rows=rows, range=span, **fresh(freshness))
     table, freshness = await mirror.read(
         lambda conn: mirror_queries.report(
             conn,

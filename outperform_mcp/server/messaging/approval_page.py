@@ -19,10 +19,10 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ...api.errors import OutPerformError
+from ...bodies import BodyTooLarge, read_capped
 from ...guard.preview import fmt_time
 from ...guard.service import BatchStatus, GuardError
 from ...textsafe import one_line
-from ..bodies import BodyTooLarge, read_capped
 from ..deps import Deps
 from .approval_flow import APPROVAL_PATH
 

@@ -113,7 +113,7 @@ async def get_campaign(
     key = campaign or (recent[0].id if recent else None)
     if key is None:
         return CampaignReport(as_of=d.guard.clock(), note="No campaigns yet: every send_template batch starts one.")
-    found = await view(d.api, d.store, key, d.guard.clock())
+    found = await view(d.api, d.store, key, d.guard.clock(), d.guard.opt_out)
     if found is None:
         names = ", ".join(f"{c.name} ({c.id})" for c in recent[:10]) or "none yet"
         raise ToolError(f"no campaign {campaign!r}; recent campaigns: {names}")

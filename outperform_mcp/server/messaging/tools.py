@@ -13,7 +13,7 @@ from mcp.server.mcpserver import Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
-from ...guard.campaigns import tracking
+from ...guard.campaigns import PENDING, tracking
 from ...guard.service import GuardError, Prepared, SendService
 from ...store.journal import ApprovalRecord, SendRecord
 from ...textsafe import trim
@@ -140,7 +140,7 @@ async def list_sends(
     Check it before sending again, or to follow an approval_id."""
     service = service_of(ctx)
     groups: dict[str, tuple[str, ...]] = {
-        "pending": ("prepared", "approved", "sending"),
+        "pending": PENDING,
         "sent": ("sent",),
         "failed": ("failed",),
         "unknown": ("unknown",),

@@ -1,4 +1,8 @@
-"""Reading a request body within bounds: a size cap enforced while it streams, and a deadline."""
+"""Reading a request body within bounds: a size cap enforced while it streams, and a deadline.
+
+A shared leaf (it imports nothing of the package): the approval page (server) and the webhook
+receiver (inbox) both read bodies through it.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,9 @@ class BodyTooLarge(Exception):
     pass
 
 
-async def read_capped(request: Request, limit: int, seconds: float) -> bytes:
+async def read_capped(request: Request, limit: int, seconds: float | None) -> bytes:
     """The body, refused with ``BodyTooLarge`` past ``limit`` bytes (declared or streamed) and with
-    ``TimeoutError`` when it has not fully arrived within ``seconds``."""
+    ``TimeoutError`` when it has not fully arrived within ``seconds`` (None: no deadline)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
