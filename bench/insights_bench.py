@@ -35,7 +35,7 @@ sys.path.insert(0, str(HERE))
 from common import OUR_STDIO_ARGS, api_settings, est_tokens, scratch_dir, server_env  # noqa: E402
 from emulator import EmulatorProcess, running_emulator  # noqa: E402
 
-from outperform_mcp.store.contacts import is_opt_out  # noqa: E402
+from outperform_mcp.store.optout import DEFAULT as OPT_OUT  # noqa: E402
 
 TARGET_CALLS, TARGET_TOKENS = 2, 1500
 
@@ -198,7 +198,7 @@ class Truth:
         by_text = {
             t
             for t, msgs in self.threads.items()
-            if any(m["direction"] == "inbound" and is_opt_out(m["text"]) for m in msgs)
+            if any(m["direction"] == "inbound" and OPT_OUT.matches(m["text"]) for m in msgs)
         }
         return by_label | by_text
 
@@ -307,7 +307,7 @@ def campaign_truth(emu: EmulatorProcess, truth: Truth, recipients: dict[str, lis
             mine = max(j for j, m in enumerate(msgs) if m["direction"] == "outbound" and m["text"] == s["text"])
             after = [m for m in msgs[mine + 1 :] if m["direction"] == "inbound"]
             replied += bool(after)
-            opted += any(is_opt_out(m["text"]) for m in after)
+            opted += any(OPT_OUT.matches(m["text"]) for m in after)
         out.append([name, len(tokens), len(ours), replied, round(100 * replied / len(ours), 1), opted])
     return out
 

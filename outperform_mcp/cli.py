@@ -77,6 +77,7 @@ async def _sync(settings: Settings, full: bool) -> None:
     from .api.client import OutPerformClient
     from .mirror.sync import Mirror
     from .store.db import SqliteStore
+    from .store.optout import OptOutRules
 
     if settings.store.url is not None:
         raise SettingsProblem(
@@ -96,7 +97,8 @@ async def _sync(settings: Settings, full: bool) -> None:
 
             store.call(mirror.reset)
         async with OutPerformClient(settings.api) as api:
-            report = await Mirror(api, store, settings.mirror).sync(progress=progress)
+            rules = OptOutRules(settings.guard.opt_out_phrases)
+            report = await Mirror(api, store, settings.mirror, opt_out=rules).sync(progress=progress)
     finally:
         store.close()
     if tty:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import phonenumbers
 
 _SEPARATORS = re.compile(r"[\s\-().]")
+_NOT_DIGITS = re.compile(r"[^0-9]")
 
 
 class PhoneError(ValueError):
@@ -66,13 +67,18 @@ def normalise(raw: str, country: str) -> str:
     )
 
 
+def digits(raw: str) -> str:
+    """The ASCII digits of a number, nothing else: as shown to the human and compared at send time."""
+    return _NOT_DIGITS.sub("", raw)
+
+
 def key(raw: str, country: str) -> str:
     """E.164 digits of a number from the API or a webhook; digits only when it does not parse, so
     an odd number is still kept and matched exactly (never dropped)."""
     try:
         return normalise(raw, country)
     except PhoneError:
-        return re.sub(r"[^0-9]", "", raw)
+        return digits(raw)
 
 
 def same(a: str, b: str, country: str) -> bool:

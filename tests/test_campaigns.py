@@ -256,7 +256,9 @@ async def test_replies_read_from_the_conversation_when_no_webhook_came_and_days_
 
 async def test_campaign_segment_and_report_agree_with_get_campaign(emulator: Any, running: Running) -> None:
     p = people(emulator)
-    running.deps.mirror = Mirror(running.deps.api, running.deps.store, MirrorSettings(sync_rate=0, sync_interval=0))
+    running.deps.mirror = Mirror(
+        running.deps.api, running.deps.store, MirrorSettings(sync_rate=0, sync_interval=0), opt_out=optout.DEFAULT
+    )
     insights = build_server(running.deps, Selection(toolsets=("messaging", "insights")))
     async with Client(insights, elicitation_callback=Human()) as c:
         out = await call(
@@ -381,3 +383,21 @@ async def test_a_configured_opt_out_phrase_counts_in_the_campaign_report(emulato
         report = await call(c, "get_campaign", {})
     assert (report["replied"], report["opted_out"]) == (1, 1)
     assert report["recipients"][0]["opted_out_at"] is not None
+
+
+async def test_the_mirror_marks_a_configured_opt_out_phrase_read_from_the_api_thread(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """A reply the mirror learns from the API's thread (no webhook) that is only a configured
+    phrase (OUTPERFORM_OPT_OUT_PHRASES) is an opt-out there too, not only the built-in STOP words."""
+    p = people(emulator)
+    async with guarded(emulator, tmp_path) as (_, deps):
+        await inbound(emulator, prospect_token=p.aisha, text="No more promos, thanks", deliver=False)
+        rules = optout.OptOutRules(["no more promos"])
+        await Mirror(deps.api, deps.store, MirrorSettings(sync_rate=0, sync_interval=0), opt_out=rules).sync()
+        rows = await deps.store.run(
+            lambda conn: conn.execute(
+                "SELECT opt_out FROM mirror_messages WHERE token = ? AND text = ?", (p.aisha, "No more promos, thanks")
+            ).fetchall()
+        )
+    assert [r[0] for r in rows] == [1]

@@ -15,6 +15,7 @@ from mcp import Client
 from outperform_mcp.guard.service import SendService
 from outperform_mcp.store import journal
 from outperform_mcp.store.contacts import record_inbound
+from outperform_mcp.store.optout import DEFAULT
 
 from .guard_harness import Human, decide, guard_settings, guarded, http_app, open_page, people, sent
 from .support import call, control, error_text
@@ -37,7 +38,7 @@ async def test_stop_while_pending_refuses_at_commit(emulator: Any, tmp_path: Pat
         if where == "inbox":  # the webhook's STOP, as the inbox records it
             phone = prepared["messages"][0]["phone"]
             await deps.store.run(
-                lambda conn: record_inbound(conn, phone=phone, at=datetime.now(UTC), text="Stop please")
+                lambda conn: record_inbound(conn, phone=phone, at=datetime.now(UTC), text="Stop please", rules=DEFAULT)
             )
         else:  # a STOP the API's conversation shows
             control(emulator, "POST", "inbound", {"prospect_token": p.daniel, "text": "STOP", "deliver": False})

@@ -14,6 +14,7 @@ import pytest
 from mcp import Client
 
 from outperform_mcp.store.contacts import record_inbound
+from outperform_mcp.store.optout import DEFAULT
 
 from .guard_harness import Human, guarded, people, sent
 from .support import call, control
@@ -114,7 +115,7 @@ async def test_stop_in_messages_blocks_sends(emulator: Any, tmp_path: Path) -> N
         daniel = await call(c, "get_contact", {"token": p.daniel})
 
         def stop(conn: sqlite3.Connection) -> None:
-            record_inbound(conn, phone=daniel["phone"], at=datetime.now(UTC), text="STOP")
+            record_inbound(conn, phone=daniel["phone"], at=datetime.now(UTC), text="STOP", rules=DEFAULT)
 
         await deps.store.run(stop)
         local = await call(c, "send_message", {"token": p.daniel, "text": "Hi", "dry_run": True})
@@ -167,7 +168,7 @@ async def test_24_hour_rule(emulator: Any, tmp_path: Path) -> None:
 
         # A reply seen only by this server's inbox (webhook) opens the window too.
         def replied(conn: sqlite3.Connection) -> None:
-            record_inbound(conn, phone=shown["phone"], at=datetime.now(UTC), text="Thanks!")
+            record_inbound(conn, phone=shown["phone"], at=datetime.now(UTC), text="Thanks!", rules=DEFAULT)
 
         await deps.store.run(replied)
         reopened = await call(c, "send_message", {"token": p.aisha, "text": "Hi Aisha", "dry_run": True})

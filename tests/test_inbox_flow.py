@@ -18,7 +18,7 @@ from mcp.server.subscriptions import ResourceUpdated
 
 from outperform_mcp.guard.model import Window
 from outperform_mcp.server.inbox.resources import INBOX_URI, contact_uri
-from outperform_mcp.store import contacts
+from outperform_mcp.store import contacts, optout
 from outperform_mcp.store import inbox as events
 
 from .inbox_harness import MALLORY_PHONE, Running, eventually, inbound, inbox_server, payload, point_emulator, token_of
@@ -306,7 +306,7 @@ async def test_retention_prunes_old_events_and_cursors_never_go_back(tmp_path: P
 
         def put(text: str, received: datetime) -> events.Stored:
             event = events.NewEvent(phone="60100000009", name=None, kind="text", text=text, sent_at=received)
-            return r.deps.store.call(lambda conn: events.insert(conn, event, received))
+            return r.deps.store.call(lambda conn: events.insert(conn, event, received, optout.DEFAULT))
 
         old = put("old", now - timedelta(days=8))
         recent = put("recent", now - timedelta(days=6))
@@ -334,3 +334,24 @@ async def test_a_webhook_reply_opens_the_window_in_read_tools_before_the_api_sho
         assert after["window"]["open"] is True
         conversation = await call(client, "get_conversation", {"token": token, "limit": 1})
         assert conversation["window"]["open"] is True
+
+
+async def test_wait_for_reply_looks_the_contact_up_once(running: Running, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tool checks the token before waiting; the wait reuses that phone, not a second lookup."""
+    inbox = running.deps.inbox
+    assert inbox is not None
+    lookups: list[str] = []
+    real = inbox.phone_for_token
+
+    async def counted(token: str) -> str | None:
+        lookups.append(token)
+        return await real(token)
+
+    async with Client(running.server) as client, httpx.AsyncClient() as http:
+        token = await token_of(client, "Daniel Lee")
+        before = await call(client, "list_inbound", {"unread_only": False})
+        await http.post(running.webhook, json=payload("already here", name="Daniel Lee"))
+        monkeypatch.setattr(inbox, "phone_for_token", counted)
+        got = await call(client, "wait_for_reply", {"token": token, "seconds": 5, "since": before["next_cursor"]})
+    assert got["replied"] is True
+    assert lookups == [token]

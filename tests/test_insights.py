@@ -311,7 +311,7 @@ async def test_insights_are_opt_in(emulator: Any, tmp_path: Path) -> None:
 
 
 async def test_opted_out_and_label_segments(emulator: Any, auth_headers: dict[str, str], tmp_path: Path) -> None:
-    from outperform_mcp.store.contacts import is_opt_out
+    from outperform_mcp.store.optout import DEFAULT as OPT_OUT
 
     contacts = raw(emulator, auth_headers, "contacts")
     threads = raw(emulator, auth_headers, "conversations")
@@ -319,7 +319,7 @@ async def test_opted_out_and_label_segments(emulator: Any, auth_headers: dict[st
     wrote_stop = {
         t["prospect_token"]
         for t in threads
-        if any(m["direction"] == "inbound" and is_opt_out(m["text"]) for m in t["message"])
+        if any(m["direction"] == "inbound" and OPT_OUT.matches(m["text"]) for m in t["message"])
     }
     vip = sorted(c["prospect_token"] for c in contacts if "vip" in c["labels"])
     async with server_for(emulator, tmp_path, selection=INSIGHTS) as (server, _), Client(server) as c:

@@ -11,7 +11,7 @@ import pytest
 from outperform_mcp.api.models import Contact, Conversation
 from outperform_mcp.store import inbox, mirror, mirror_fts, mirror_queries
 from outperform_mcp.store.db import SqliteStore as Store
-from outperform_mcp.store.optout import OptOutRules
+from outperform_mcp.store.optout import DEFAULT, OptOutRules
 
 
 @pytest.mark.parametrize(
@@ -87,7 +87,9 @@ def thread(*messages: tuple[str, str, str]) -> Conversation:
 
 def test_accents_and_case_fold_in_search(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.db")
-    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "Berapa HARGÁ?", "inbound"))]))
+    store.call(
+        lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "Berapa HARGÁ?", "inbound"))], DEFAULT)
+    )
     for query in ("harga", "HARGA", "hargá", "harg*"):
         hits, total = store.call(lambda c, q=query: mirror_fts.search(c, q, mirror_fts.Filters()))
         assert total == 1, query
@@ -105,8 +107,8 @@ def test_api_copy_replaces_a_provisional_webhook_row(tmp_path: Path) -> None:
             (TOKEN, 1767261601),  # one second off the API's timestamp
         )
     )
-    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "hi", "inbound"))]))
-    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "hi", "inbound"))]))
+    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "hi", "inbound"))], DEFAULT))
+    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "hi", "inbound"))], DEFAULT))
     rows = store.call(lambda c: c.execute("SELECT source, local_ref, at FROM mirror_messages").fetchall())
     assert [tuple(r) for r in rows] == [("api", "webhook:1", 1767261600)]
     awaiting = store.call(lambda c: c.execute("SELECT awaiting_since FROM mirror_threads").fetchone()[0])
@@ -115,7 +117,9 @@ def test_api_copy_replaces_a_provisional_webhook_row(tmp_path: Path) -> None:
 
 def test_reset_forgets_everything_search_included(tmp_path: Path) -> None:
     store = Store(tmp_path / "m.db")
-    store.call(lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "harga?", "inbound"))]))
+    store.call(
+        lambda c: mirror.upsert_conversations(c, [thread(("2026-01-01 10:00:00", "harga?", "inbound"))], DEFAULT)
+    )
     store.call(mirror.reset)
     assert store.call(lambda c: mirror_fts.search(c, "harga", mirror_fts.Filters())) == ([], 0)
     assert store.call(lambda c: c.execute("SELECT COUNT(*) FROM mirror_threads").fetchone()[0]) == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from outperform_mcp.phones import PhoneError, key, normalise, same
+from outperform_mcp.phones import PhoneError, digits, key, normalise, same
 
 
 @pytest.mark.parametrize(
@@ -35,6 +35,22 @@ def test_not_a_number_is_refused_with_a_way_out(raw: str) -> None:
 def test_key_keeps_an_unparseable_number_as_digits() -> None:
     assert key("+60125550177", "MY") == "60125550177"
     assert key("999", "MY") == "999"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+60 12-555 0177", "60125550177"),
+        ("(999) x12", "99912"),
+        ("\u0661\u0662\u0663 45", "45"),  # Arabic-Indic digits are not ASCII digits
+        ("", ""),
+    ],
+)
+def test_digits_is_the_one_digits_only_form_for_the_send_check_and_the_key_fallback(raw: str, expected: str) -> None:
+    """One rule for "digits only": the send-time phone check (guard) and an unparseable key agree."""
+    assert digits(raw) == expected
+    if expected and not expected.startswith("6"):  # not a number phonenumbers reads
+        assert key(raw, "MY") == expected
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ import pytest
 from pydantic import SecretStr
 
 from outperform_mcp.api.auth import SharedGrant
-from outperform_mcp.store import campaigns, contacts, inbox, journal, leases, tokens
-from outperform_mcp.store.db import Connection, SqliteStore, Store, open_store
+from outperform_mcp.store import campaigns, contacts, inbox, journal, leases, optout, tokens
+from outperform_mcp.store.db import Connection, SqliteStore, Store, existing, open_store
 
 from .pg import fresh_schema
 
@@ -131,9 +131,9 @@ def test_inbox_dedupes_orders_links_and_keeps_the_window_moving_forward(store: S
     def event(minute: int, text: str) -> inbox.NewEvent:
         return inbox.NewEvent("60123", "Cust", "text", text, T0 + timedelta(minutes=minute))
 
-    first = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=6)))
-    again = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=7)))
-    older = store.call(lambda conn: inbox.insert(conn, event(1, "STOP"), T0 + timedelta(minutes=8)))
+    first = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=6), optout.DEFAULT))
+    again = store.call(lambda conn: inbox.insert(conn, event(5, "hello"), T0 + timedelta(minutes=7), optout.DEFAULT))
+    older = store.call(lambda conn: inbox.insert(conn, event(1, "STOP"), T0 + timedelta(minutes=8), optout.DEFAULT))
     assert (first.duplicate, again.duplicate, again.id, older.id > first.id) == (False, True, first.id, True)
     state = store.call(lambda conn: contacts.get_state(conn, phone="60123"))
     assert state is not None
@@ -147,6 +147,16 @@ def test_inbox_dedupes_orders_links_and_keeps_the_window_moving_forward(store: S
     assert store.call(lambda conn: inbox.phone_for_token(conn, "tokA")) == "60123"
     assert store.call(lambda conn: inbox.prune(conn, before=T0 + timedelta(minutes=7))) == 1
     assert store.call(inbox.latest_id) == older.id
+
+
+def test_existing_answers_which_of_these_ids_or_tokens_are_stored(store: Store) -> None:
+    """One "which of these exist" query for the inbox's ids (int) and the mirror's tokens (str)."""
+    new = inbox.NewEvent("60123", "Cust", "text", "hi", T0)
+    stored = store.call(lambda conn: inbox.insert(conn, new, T0, optout.DEFAULT))
+    assert store.call(lambda conn: existing(conn, "inbox_events", "id", [stored.id, stored.id + 1])) == {stored.id}
+    assert store.call(lambda conn: existing(conn, "inbox_events", "id", [])) == set()
+    found = store.call(lambda conn: existing(conn, "contact_state", "phone", ["60123", "60999"]))
+    assert found == {"60123"}
 
 
 def test_campaign_names_match_whatever_their_case_and_created_contacts_upsert(store: Store) -> None:

@@ -20,7 +20,7 @@ import pytest
 from mcp import Client
 
 from outperform_mcp import cli
-from outperform_mcp.store import campaigns, inbox, journal, postgres
+from outperform_mcp.store import campaigns, inbox, journal, optout, postgres
 from outperform_mcp.store.db import SqliteStore, StoreUnavailable, open_store
 from outperform_mcp.store.migrations import LATEST, MIGRATIONS, Migration, MigrationError, migrate_sqlite
 
@@ -169,7 +169,7 @@ def test_a_connection_lost_while_serving_is_retried_and_never_doubles_a_write(tm
                 assert store.call_read(inbox.latest_id) == 0  # the dead connection is replaced, the read retried
                 admin.execute("SELECT pg_terminate_backend(%s)", (_backend_pid(store),))
                 event = inbox.NewEvent("6012", None, "text", "hi", datetime(2026, 11, 20, 9, tzinfo=UTC))
-                stored = store.call(lambda conn: inbox.insert(conn, event, event.sent_at))
+                stored = store.call(lambda conn: inbox.insert(conn, event, event.sent_at, optout.DEFAULT))
                 assert stored.duplicate is False
                 assert store.call(lambda conn: inbox.count(conn)) == 1
         finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from outperform_mcp.store.contacts import is_opt_out
+from outperform_mcp.store.optout import DEFAULT
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,7 @@ from outperform_mcp.store.contacts import is_opt_out
     ],
 )
 def test_opt_out_requests(text: str) -> None:
-    assert is_opt_out(text) is True
+    assert is_opt_out(text, DEFAULT) is True
 
 
 @pytest.mark.parametrize(
@@ -50,4 +51,4 @@ def test_opt_out_requests(text: str) -> None:
     ],
 )
 def test_ordinary_messages(text: str) -> None:
-    assert is_opt_out(text) is False
+    assert is_opt_out(text, DEFAULT) is False

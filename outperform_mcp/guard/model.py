@@ -20,11 +20,6 @@ class GuardError(Exception):
     """The caller's request cannot be acted on as given; the message says how to fix it."""
 
 
-def phone_digits(phone: str) -> str:
-    """A number as shown to the human and compared at send time: digits only."""
-    return "".join(ch for ch in phone if ch.isascii() and ch.isdigit())
-
-
 def now_utc() -> datetime:
     return datetime.now(UTC)
 

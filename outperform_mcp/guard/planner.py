@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
+from .. import phones
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..api.models import Contact, Conversation
@@ -16,11 +17,11 @@ from ..settings import GuardSettings
 from ..store import journal
 from ..store.contacts import ContactState, is_opt_out
 from ..store.db import Connection, Store
-from ..store.optout import DEFAULT, OptOutRules
+from ..store.optout import OptOutRules
 from ..textsafe import clean, one_line
 from . import personalise, policy
 from .lookup import look_up
-from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key, phone_digits
+from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key
 from .templates import Catalogue, TemplateProblem
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message
@@ -43,7 +44,7 @@ class Planner:
         settings: GuardSettings,
         catalogue: Catalogue,
         clock: Callable[[], datetime],
-        opt_out: OptOutRules = DEFAULT,
+        opt_out: OptOutRules,
     ) -> None:
         self.opt_out_rules = opt_out
         self.api = api
@@ -162,7 +163,7 @@ class Planner:
             # What the human sees comes from the contact record, flattened so a name cannot pose as
             # another recipient line or a message.
             name=one_line(person.name, MAX_NAME),
-            phone=phone_digits(person.phone),
+            phone=phones.digits(person.phone),
             labels=tuple(person.labels),
             window=view.window,
             opt_out=self._opt_out(person, conv, state),

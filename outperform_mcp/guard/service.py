@@ -19,6 +19,7 @@ from typing import Literal
 
 import anyio
 
+from .. import phones
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError, SendOutcomeUnknown
 from ..settings import GuardSettings
@@ -27,7 +28,7 @@ from ..store.db import Connection, Store, StoreUnavailable
 from ..store.optout import OptOutRules
 from . import policy
 from .links import link_secret, load_key
-from .model import Draft, GuardError, Plan, Recipient, Refusal, digest_of, now_utc, phone_digits
+from .model import Draft, GuardError, Plan, Recipient, Refusal, digest_of, now_utc
 from .planner import Planner
 from .preview import render_text
 from .templates import Catalogue
@@ -414,7 +415,7 @@ class SendService:
                         row.token,
                     )
                 )
-            elif phone_digits(person.phone) != phone_digits(row.phone):
+            elif phones.digits(person.phone) != phones.digits(row.phone):
                 refusals.append(
                     Refusal(
                         "contact_changed",

@@ -20,7 +20,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from ..settings import InboxSettings
 from ..store import inbox as events
 from ..store.db import Store
-from ..store.optout import DEFAULT, OptOutRules
+from ..store.optout import OptOutRules
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ class _Pending:
 
 
 class Intake:
-    def __init__(
-        self, store: Store, settings: InboxSettings, after_commit: AfterCommit, opt_out: OptOutRules = DEFAULT
-    ) -> None:
+    def __init__(self, store: Store, settings: InboxSettings, after_commit: AfterCommit, opt_out: OptOutRules) -> None:
         self.opt_out = opt_out
         self.store = store
         self.settings = settings

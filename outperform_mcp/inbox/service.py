@@ -32,7 +32,7 @@ from ..store import inbox as events
 from ..store import replies
 from ..store.db import Store
 from ..store.inbox import Marked, Page, Summary
-from ..store.optout import DEFAULT, OptOutRules
+from ..store.optout import OptOutRules
 from .intake import InboxUnavailable, Intake, ReceiverStats
 from .waiters import Waiters
 
@@ -81,7 +81,7 @@ class InboxService:
         *,
         country: str,
         on_change: OnChange = _ignore,
-        opt_out: OptOutRules = DEFAULT,
+        opt_out: OptOutRules,
     ) -> None:
         self.store = store
         # Numbers written without a country code are read in this country (OUTPERFORM_DEFAULT_COUNTRY).
@@ -283,11 +283,13 @@ class InboxService:
             lambda conn: events.page(conn, since=0, phone=phone, unread_only=False, limit=limit, newest_first=True)
         )
 
-    async def wait_for_reply(self, token: str, *, since: int | None, seconds: float) -> tuple[list[events.Event], int]:
-        """Unread messages from the contact after ``since``, waiting up to ``seconds`` for the first;
-        and the cursor waited from. By default that is the cursor just before our last message to
-        them went out, so a reply that came in before this call is not missed (else: now)."""
-        phone = await self.phone_of(token)
+    async def wait_for_reply(
+        self, token: str, *, phone: str, since: int | None, seconds: float
+    ) -> tuple[list[events.Event], int]:
+        """Unread messages from the contact (``phone``: ``phone_of(token)``, looked up once by the
+        caller) after ``since``, waiting up to ``seconds`` for the first; and the cursor waited from.
+        By default that is the cursor just before our last message to them went out, so a reply that
+        came in before this call is not missed (else: now)."""
         if since is None:
             baseline = await self.store.read(lambda conn: replies.reply_cursor_for_contact(conn, token))
         else:

@@ -31,7 +31,8 @@ from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
 from ..settings import MirrorSettings
 from ..store import mirror, mirror_sql  # noqa: F401  (mirror_sql: the views, so the schema is whole)
-from ..store.db import Connection, Store
+from ..store.db import Connection, Store, existing
+from ..store.optout import OptOutRules
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -82,8 +83,10 @@ class Mirror:
         store: Store,
         settings: MirrorSettings | None = None,
         *,
+        opt_out: OptOutRules,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self.opt_out = opt_out  # the configured phrases, as the inbox and the send policy read them
         self.api = api
         self.store = store
         self.settings = settings or MirrorSettings()
@@ -204,11 +207,11 @@ class Mirror:
         self, kind: str, items: Sequence[Any], now: int, state: mirror.SyncState | None = None
     ) -> int:
         """Store one page, and the checkpoint past it, in one transaction."""
-        return await self.store.run(lambda conn: mirror.store_page(conn, kind, items, now, state))
+        return await self.store.run(lambda conn: mirror.store_page(conn, kind, items, now, self.opt_out, state))
 
     async def _known(self, items: Sequence[Any]) -> bool:
         tokens = [c.token for c in items]
-        return bool(await self.store.run(lambda conn: mirror.known_tokens(conn, tokens)))
+        return bool(await self.store.run(lambda conn: existing(conn, "mirror_contacts", "token", tokens)))
 
     async def _first_pass(
         self, kind: str, state: mirror.SyncState, now: int, progress: Progress | None

@@ -92,7 +92,7 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
                 opt_out=guard.opt_out,
             )
             push = HandshakeSubscriptions(bus)
-            mirror = Mirror(api, store, settings.mirror)
+            mirror = Mirror(api, store, settings.mirror, opt_out=guard.opt_out)
             mirror.attach(services)
             deps = Deps(
                 api=api,

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from .db import Connection, iso, moment
-from .optout import DEFAULT, OptOutRules
+from .optout import OptOutRules
 
 
-def is_opt_out(text: str, rules: OptOutRules = DEFAULT) -> bool:
+def is_opt_out(text: str, rules: OptOutRules) -> bool:
     """True for messages that ask to stop receiving messages (STOP, unsubscribe and the like)."""
     return rules.matches(text)
 
@@ -43,8 +43,8 @@ def record_inbound(
     phone: str,
     at: datetime,
     text: str,
+    rules: OptOutRules,
     token: str | None = None,
-    rules: OptOutRules = DEFAULT,
 ) -> ContactState:
     """Note an inbound message: moves the window forward, opts out on STOP-like text."""
     conn.execute(

@@ -18,7 +18,7 @@ from __future__ import annotations
 import secrets
 import sqlite3
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -63,6 +63,19 @@ class Connection(Protocol):
     def execute(self, sql: str, parameters: Sequence[Any] = (), /) -> Cursor: ...
 
     def executemany(self, sql: str, seq_of_parameters: Sequence[Sequence[Any]], /) -> Any: ...
+
+
+K = TypeVar("K", int, str)
+
+
+def existing(conn: Connection, table: str, column: str, values: Iterable[K]) -> set[K]:
+    """Which of ``values`` ``table.column`` holds (``table`` and ``column``: the caller's fixed names)."""
+    wanted = list(values)
+    if not wanted:
+        return set()
+    marks = ",".join("?" * len(wanted))
+    rows = conn.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", wanted)  # noqa: S608
+    return {r[0] for r in rows}
 
 
 class StoreUnavailable(Exception):

@@ -9,14 +9,14 @@ timestamp, text): a UNIQUE index and ``ON CONFLICT DO NOTHING``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from . import contacts
-from .db import Connection, iso, moment
-from .optout import DEFAULT, OptOutRules
+from .db import Connection, existing, iso, moment
+from .optout import OptOutRules
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def _event(row: Any) -> Event:
     )
 
 
-def insert(conn: Connection, event: NewEvent, received_at: datetime, rules: OptOutRules = DEFAULT) -> Stored:
+def insert(conn: Connection, event: NewEvent, received_at: datetime, rules: OptOutRules) -> Stored:
     """Store one event (or recognise a duplicate) and update the contact's window/opt-out state.
 
     Runs in the caller's transaction, so the event and the contact state commit together.
@@ -181,15 +181,6 @@ def mark_handled(
     return changed
 
 
-def existing_ids(conn: Connection, ids: Iterable[int]) -> set[int]:
-    wanted = list(ids)
-    if not wanted:
-        return set()
-    marks = ",".join("?" * len(wanted))
-    rows = conn.execute(f"SELECT id FROM inbox_events WHERE id IN ({marks})", wanted)  # noqa: S608
-    return {int(r[0]) for r in rows}
-
-
 def phone_for_token(conn: Connection, token: str) -> str | None:
     state = contacts.get_state(conn, token=token)
     if state is not None:
@@ -261,6 +252,6 @@ class Marked:
 
 
 def mark(conn: Connection, *, ids: Sequence[int], up_to: int | None, phone: str | None, at: datetime) -> Marked:
-    known = existing_ids(conn, ids)
+    known = existing(conn, "inbox_events", "id", ids)
     marked = mark_handled(conn, ids=ids, up_to=up_to, phone=phone, at=at)
     return Marked(marked, known, count(conn, phone=phone, unread_only=True))

@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from ..api import models as api
-from . import contacts as contact_state
 from .db import SCHEMAS, Connection
+from .optout import OptOutRules
 
 SCHEMAS["mirror"] = """
 CREATE TABLE IF NOT EXISTS mirror_contacts (
@@ -247,15 +247,6 @@ def upsert_contacts(conn: Connection, items: Sequence[api.Contact], now: int) ->
     )
 
 
-def known_tokens(conn: Connection, tokens: Iterable[str]) -> set[str]:
-    wanted = list(tokens)
-    if not wanted:
-        return set()
-    marks = ",".join("?" * len(wanted))
-    rows = conn.execute(f"SELECT token FROM mirror_contacts WHERE token IN ({marks})", wanted)  # noqa: S608
-    return {r[0] for r in rows}
-
-
 def _provisional_match(conn: Connection, token: str, at: int, direction: str, text: str) -> int | None:
     row = conn.execute(
         """SELECT id FROM mirror_messages
@@ -271,7 +262,7 @@ def _has_provisional(conn: Connection) -> bool:
     return conn.execute("SELECT 1 FROM mirror_messages WHERE source != 'api' LIMIT 1").fetchone() is not None
 
 
-def upsert_conversations(conn: Connection, threads: Sequence[api.Conversation]) -> int:
+def upsert_conversations(conn: Connection, threads: Sequence[api.Conversation], rules: OptOutRules) -> int:
     """Store the threads' messages (a thread may hold only a date range of them); returns new messages."""
     provisional = _has_provisional(conn)
     added = 0
@@ -285,7 +276,7 @@ def upsert_conversations(conn: Connection, threads: Sequence[api.Conversation]) 
             if key in stored:
                 continue
             stored.add(key)
-            opt_out = int(m.direction == "inbound" and contact_state.is_opt_out(m.text))
+            opt_out = int(m.direction == "inbound" and rules.matches(m.text))
             match = _provisional_match(conn, thread.token, at, m.direction, m.text) if provisional else None
             if match is not None:
                 conn.execute(
@@ -538,14 +529,16 @@ def store_labels(conn: Connection, labels: Sequence[api.Label], state: SyncState
     save_state(conn, state)
 
 
-def store_page(conn: Connection, kind: str, items: Sequence[Any], now: int, state: SyncState | None = None) -> int:
+def store_page(
+    conn: Connection, kind: str, items: Sequence[Any], now: int, rules: OptOutRules, state: SyncState | None = None
+) -> int:
     """One page of ``kind`` and (on a first pass) the checkpoint past it, in the caller's transaction;
     returns the records it added (for conversations, the messages not stored before)."""
     added = len(items)
     if kind == "contacts":
         upsert_contacts(conn, items, now)
     elif kind == "conversations":
-        added = upsert_conversations(conn, items)
+        added = upsert_conversations(conn, items, rules)
     else:
         upsert_chatbot(conn, items)
     if state is not None:

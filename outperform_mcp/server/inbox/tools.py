@@ -165,7 +165,7 @@ async def wait_for_reply(
     if not inbox.settings.receiver_enabled:
         raise ToolError(f"cannot wait for replies: the webhook receiver is {receiver_status(inbox)}")
     with contact_lookup(token):
-        await inbox.phone_of(token)  # an unknown contact fails now, not after the wait
+        phone = await inbox.phone_of(token)  # an unknown contact fails now, not after the wait
     start = anyio.current_time()
     found: list[events.Event] = []
     baseline = since or 0
@@ -178,7 +178,7 @@ async def wait_for_reply(
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(progress)  # keeps clients with per-call timeouts from giving up early
-        found, baseline = await inbox.wait_for_reply(token, since=since, seconds=seconds)
+        found, baseline = await inbox.wait_for_reply(token, phone=phone, since=since, seconds=seconds)
         tg.cancel_scope.cancel()
     waited = round(anyio.current_time() - start, 2)
     items = [view(e) for e in found]
