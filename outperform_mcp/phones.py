@@ -10,8 +10,10 @@ code is read in the configured default country (``OUTPERFORM_DEFAULT_COUNTRY``).
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import phonenumbers
+if TYPE_CHECKING:
+    import phonenumbers
 
 _SEPARATORS = re.compile(r"[\s\-().]")
 _NOT_DIGITS = re.compile(r"[^0-9]")
@@ -22,6 +24,8 @@ class PhoneError(ValueError):
 
 
 def _e164_digits(number: phonenumbers.PhoneNumber) -> str:
+    import phonenumbers
+
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
 
 
@@ -43,6 +47,9 @@ def normalise(raw: str, country: str) -> str:
         readings = [(body, country)]
     else:
         readings = [("+" + body, None), (body, country)]
+    # Imported on the first number, not at start: the package loads all its metadata (15-25 ms).
+    import phonenumbers
+
     parsed = []
     for text, region in readings:
         try:

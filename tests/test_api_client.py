@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from datetime import date, timedelta
@@ -415,3 +416,36 @@ async def test_send_waiting_for_a_pooled_connection_is_not_sent(emulator: Any, t
             control(emulator, "DELETE", "faults")
     sent = [s for s in control(emulator, "GET", "sent")["data"] if s["text"] == "Waiting for the pool"]
     assert sent == []
+
+
+async def test_the_proxy_from_the_environment_is_used_and_no_proxy_is_honoured(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from outperform_mcp.api.transport import HttpSession
+
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.readline())
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    for name in ("http_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    session = HttpSession(connect_timeout=5, read_timeout=5, max_connections=4, headers={})
+    try:
+        answer = await session.send("GET", "http://api.invalid/v1/contacts")
+        assert (answer.status, answer.body) == (200, b"ok")
+        assert seen == [b"GET http://api.invalid/v1/contacts HTTP/1.1\r\n"]
+        await session.send("GET", f"http://127.0.0.1:{port}/direct")  # NO_PROXY: asked directly
+        assert seen[1] == b"GET /direct HTTP/1.1\r\n"
+    finally:
+        await session.aclose()
+        server.close()
+        await server.wait_closed()

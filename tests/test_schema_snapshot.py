@@ -1,5 +1,7 @@
 """The tool surface is checked in: any change to a name, description, schema or annotation must
-update ``tests/snapshots/tools.json`` on purpose (``UPDATE_SNAPSHOTS=1 pytest tests/test_schema_snapshot.py``)."""
+update ``tests/snapshots/tools.json`` on purpose (``UPDATE_SNAPSHOTS=1 pytest tests/test_schema_snapshot.py``).
+The server lists schemas built ahead of time: write them first (``python -m outperform_mcp.server.prebuilt``;
+``tests/test_prebuilt.py`` checks them against the live build)."""
 
 from __future__ import annotations
 

@@ -128,3 +128,13 @@ def test_store_settings_are_checked(monkeypatch: pytest.MonkeyPatch, env: dict[s
 def test_a_blank_database_url_means_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OUTPERFORM_DATABASE_URL", "  ")
     assert load(sandbox=True).store.url is None
+
+
+def test_the_default_country_is_one_phonenumbers_knows() -> None:
+    # ApiSettings accepts it without asking phonenumbers (start-up time), so it must be right.
+    import phonenumbers
+
+    from outperform_mcp.settings import DEFAULT_COUNTRY
+
+    assert DEFAULT_COUNTRY in phonenumbers.SUPPORTED_REGIONS
+    assert ApiSettings().default_country == DEFAULT_COUNTRY

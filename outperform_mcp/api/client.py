@@ -13,17 +13,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import date
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
 from pydantic import BaseModel, ValidationError
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-)
 
 from .. import phones
 from ..settings import ApiSettings
@@ -54,6 +47,9 @@ from .models import (
     Sentiment,
 )
 from .transport import Answer, HttpSession, NotSent, TransportError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -223,6 +219,9 @@ class OutPerformClient:
 
     async def _read(self, path: str, params: Mapping[str, str], *, authenticated: bool = True) -> Any:
         """GET with bounded retries on transport errors, 429 and 5xx."""
+        # Imported here: about 10 ms that start-up does not need.
+        from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+
         s = self.settings
 
         def wait(state: RetryCallState) -> float:

@@ -11,17 +11,15 @@ from typing import Any
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver import server as sdk_server
-from mcp.server.mcpserver.tools import Tool
 from mcp.server.request_state import RequestStateSecurity
 
 from .. import __version__
-from .arguments import CheckedTool
 from .deps import Deps
 from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
 from .messaging.tools import hidden_tools
+from .prebuilt import build_tools, stored_schemas
 from .registry import REGISTRY, SelectionError, load_all, selected
-from .schema import CompactResult, compact_input, compact_output
 from .sdk_private import serve_resource_subscribe
 
 INSTRUCTIONS = """\
@@ -87,27 +85,10 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         raise SelectionError(
             "these --tools/--toolsets/--exclude-tools/--read-only settings leave no tool to offer: widen the selection"
         )
-    hidden = frozenset(REGISTRY) - {t.name for t in surface.tools}
-    tools: list[Tool] = []
-    for t in surface.tools:
-        built = CheckedTool.from_function(
-            t.fn,
-            name=t.name,
-            title=t.title,
-            description=t.description,
-            annotations=t.annotations,
-            structured_output=True,
-        )
-        built.parameters = compact_input(built.parameters)
-        meta = built.fn_metadata
-        built.fn_metadata = CompactResult(
-            arg_model=meta.arg_model,
-            output_schema=compact_output(meta.output_schema) if meta.output_schema else None,
-            output_model=meta.output_model,
-            wrap_output=meta.wrap_output,
-            hidden=hidden,
-        )
-        tools.append(built)
+    stored = stored_schemas()
+    # Every tool's name, those of toolsets not imported in this run too: hints must not name them.
+    hidden = (frozenset(REGISTRY) | stored.keys()) - {t.name for t in surface.tools}
+    tools = build_tools(surface.tools, hidden, stored)
     if any(t.toolset in ("insights", "sql") for t in surface.tools):
         deps.mirror.start()  # in the background: start-up never waits for the API
     auth: dict[str, Any] = {}

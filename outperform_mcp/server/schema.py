@@ -14,6 +14,7 @@ from typing import Any
 
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel
 
 from .hints import without_hidden
 
@@ -107,9 +108,24 @@ class CompactResult(FuncMetadata):
     hidden: frozenset[str] = frozenset()  # tools the selection hid: hints must not name them
 
     def convert_result(self, result: Any) -> Any:
+        model = self.output_model
+        if not self.wrap_output and isinstance(model, type) and isinstance(result, model):
+            # The usual case, done directly: the SDK would validate an instance it then leaves as it
+            # is, and indent the whole result into a text block that is replaced here anyway.
+            assert isinstance(result, BaseModel)
+            structured, text = self._compact(result.model_dump(mode="json", by_alias=True))
+            return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
         out = super().convert_result(result)
         if isinstance(out, CallToolResult) and out.structured_content is not None and not out.is_error:
-            out.structured_content = without_hidden(out.structured_content, self.hidden)
-            text = json.dumps(out.structured_content, separators=(",", ":"), ensure_ascii=False)
+            out.structured_content, text = self._compact(out.structured_content)
             out.content = [TextContent(type="text", text=text)]
         return out
+
+    def _compact(self, structured: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        """``structured`` with hints cleared of hidden tools' names, and its compact JSON."""
+        text = json.dumps(structured, separators=(",", ":"), ensure_ascii=False)
+        if not any(name in text for name in self.hidden):  # then no hint names one: nothing to walk
+            return structured, text
+        cleaned = without_hidden(structured, self.hidden)
+        assert isinstance(cleaned, dict)
+        return cleaned, json.dumps(cleaned, separators=(",", ":"), ensure_ascii=False)
