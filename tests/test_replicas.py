@@ -171,6 +171,8 @@ async def test_refused_refresh_tokens_cost_one_login_across_replicas(cluster: Cl
     """The rotating refresh token revoked: one replica logs in again, the others adopt its tokens."""
     async with connect(cluster.replicas[0]) as a, connect(cluster.replicas[1]) as b, connect(cluster.replicas[2]) as c:
         clients = [a, b, c]
+        # The shared tokens must exist before they are revoked (run alone, no earlier test logged in).
+        assert not (await a.call_tool("list_labels", {})).is_error
         control(cluster.emulator, "POST", "revoke_refresh_tokens")
         control(cluster.emulator, "POST", "expire_tokens")
         control(cluster.emulator, "POST", "stats/reset")

@@ -21,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from outperform_mcp.sandbox_wiring import sandbox_settings
 from outperform_mcp.settings import ApiSettings, Settings
 
+from .inbox_harness import payload
 from .support import free_port, server_env
 
 pytestmark = pytest.mark.anyio
@@ -95,9 +96,15 @@ async def test_http_without_token_on_loopback(emulator: Any, tmp_path: Path, mod
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
 async def test_http_with_bearer_token(emulator: Any, tmp_path: Path, mode: str) -> None:
-    env = server_env(emulator, tmp_path, OUTPERFORM_MCP_TOKEN="test-mcp-token-123")
+    secret = "webhook-secret-0123456789"
+    env = server_env(emulator, tmp_path, OUTPERFORM_MCP_TOKEN="test-mcp-token-123", OUTPERFORM_WEBHOOK_SECRET=secret)
     with http_server(env, tmp_path) as (url, _):
         assert httpx.post(url, json={}).status_code == 401
+        # The bearer token guards /mcp only: OutPerform's webhook and a person's approval page carry none.
+        base = url.removesuffix("/mcp")
+        hook = httpx.post(f"{base}/webhooks/outperform/{secret}", json=payload("hello"))
+        assert hook.status_code == 200, hook.text
+        assert httpx.get(f"{base}/approvals/unknown/link").status_code == 404
         bad = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"})
         assert bad.status_code == 401
         async with http_client(url, "test-mcp-token-123", mode) as client:
