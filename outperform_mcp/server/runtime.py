@@ -23,6 +23,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.subscriptions import InMemorySubscriptionBus, ResourceUpdated
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..api.client import OutPerformClient
 from ..guard.service import SendService
@@ -120,12 +121,34 @@ async def open_deps(settings: Settings) -> AsyncIterator[Deps]:
         store.close()
 
 
-def _uvicorn(app: Starlette, host: str, port: int, *, lifespan: Literal["on", "off"] = "on") -> uvicorn.Server:
+def trimmed_headers(app: ASGIApp) -> ASGIApp:
+    """Header values without surrounding blanks, as HTTP defines them (RFC 9110 5.5).
+
+    h11 trims them; httptools keeps trailing blanks, and the SDK compares ``Mcp-Name`` with the
+    body's name as given, so a valid request got a 400 (conformance: sep-2243 whitespace value).
+    """
+
+    async def trimmed(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["headers"] = [(name, value.strip(b" \t")) for name, value in scope["headers"]]
+        await app(scope, receive, send)
+
+    return trimmed
+
+
+def _uvicorn(app: ASGIApp, host: str, port: int, *, lifespan: Literal["on", "off"] = "on") -> uvicorn.Server:
     # access_log off: URLs can carry the webhook secret as a path segment. No websockets: nothing
     # here speaks them, and loading the implementation costs start-up time.
     # http="auto" picks httptools where it is installed (a dependency on CPython), h11 elsewhere.
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan=lifespan, ws="none", http="auto"
+        trimmed_headers(app),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan=lifespan,
+        ws="none",
+        http="auto",
     )
     return uvicorn.Server(config)
 
