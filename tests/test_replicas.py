@@ -37,7 +37,7 @@ from .inbox_harness import DANIEL_PHONE, SECRET, eventually, payload
 from .pg import fresh_schema
 from .support import control, free_port, server_env
 
-pytestmark = [pytest.mark.anyio, pytest.mark.xdist_group("replicas")]
+pytestmark = pytest.mark.anyio
 
 MCP_TOKEN = "replica-test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {MCP_TOKEN}"}
