@@ -24,6 +24,8 @@ import pytest
 
 from outperform_mcp.sandbox import EmulatorServer, create_emulator
 
+from .loopback import CA
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:
@@ -65,7 +67,7 @@ def make_emulator() -> Iterator[Callable[..., EmulatorServer]]:
 
 
 def fetch_access_token(server: EmulatorServer) -> str:
-    with httpx.Client(base_url=server.base_url) as client:
+    with httpx.Client(verify=CA, base_url=server.base_url) as client:
         login = client.get(
             "/oauth_login", params={"client_id": server.client_id, "client_secret": server.client_secret}
         )

@@ -26,6 +26,7 @@ from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
 from outperform_mcp.settings import GuardSettings, ServerSettings, Settings, StoreSettings
 
+from .loopback import CA
 from .support import Clock, api_settings, control, free_port, serving
 
 MODES = ["auto", "legacy"]  # 2026-07-28 (input-required retries) and the handshake era
@@ -153,7 +154,7 @@ BROWSER = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "navigate", "Sec-F
 
 async def open_page(url: str) -> tuple[httpx.Response, str | None]:
     """GET the approval page as a browser would; returns the response and the form token on it."""
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=CA) as http:
         page = await http.get(url)
     match = re.search(r'name="form_token" value="([0-9a-f]+)"', page.text)
     return page, match.group(1) if match else None
@@ -162,5 +163,5 @@ async def open_page(url: str) -> tuple[httpx.Response, str | None]:
 async def decide(url: str, decision: str, token: str, headers: dict[str, str] | None = None) -> httpx.Response:
     origin = "/".join(url.split("/")[:3])
     sent_headers = {**BROWSER, "Origin": origin} if headers is None else headers
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=CA) as http:
         return await http.post(url, data={"decision": decision, "form_token": token}, headers=sent_headers)

@@ -20,6 +20,7 @@ from outperform_mcp.server.http import build_http_app
 from outperform_mcp.server.runtime import extra_routes, open_deps
 from outperform_mcp.settings import InboxSettings, Settings
 
+from .loopback import CA
 from .support import api_settings, call, eventually, serving
 
 __all__ = ["eventually"]  # re-exported: inbox tests import it from here
@@ -59,7 +60,7 @@ async def inbox_server(
 
 async def point_emulator(emulator: Any, running: Running) -> None:
     """Make the emulator deliver /_sandbox/inbound to this server (secret in the header)."""
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=CA) as http:
         response = await http.post(
             f"{emulator.root_url}/_sandbox/config",
             json={"webhook_url": f"{running.root}/webhooks/outperform", "webhook_secret": SECRET},
@@ -68,7 +69,7 @@ async def point_emulator(emulator: Any, running: Running) -> None:
 
 
 async def inbound(emulator: Any, **params: Any) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with httpx.AsyncClient(verify=CA, timeout=15) as http:
         response = await http.post(f"{emulator.root_url}/_sandbox/inbound", json=params)
         response.raise_for_status()
         result: dict[str, Any] = response.json()

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import uvicorn
 from mcp import Client
 from mcp.server.mcpserver import MCPServer
@@ -30,6 +29,8 @@ from outperform_mcp.settings import (
     Settings,
     StoreSettings,
 )
+
+from .loopback import LOOPBACK
 
 
 def api_settings(emulator: Any, data_dir: Path, **overrides: Any) -> ApiSettings:
@@ -128,7 +129,7 @@ def server_env(emulator: Any, data_dir: Path, **extra: str) -> dict[str, str]:
 
 def control(emulator: Any, method: str, path: str, body: Any = None) -> Any:
     """Call the emulator's /_sandbox/ controls."""
-    response = httpx.request(method, f"{emulator.root_url}/_sandbox/{path}", json=body, timeout=10)
+    response = LOOPBACK.request(method, f"{emulator.root_url}/_sandbox/{path}", json=body)
     response.raise_for_status()
     return response.json()
 

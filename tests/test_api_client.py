@@ -20,6 +20,7 @@ from outperform_mcp.api.models import NewContact
 from outperform_mcp.settings import ApiSettings
 
 from .inbox_harness import eventually
+from .loopback import CA
 from .support import Monotonic, api_settings, control
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +42,7 @@ def settings(emulator: Any, tmp_path: Path) -> ApiSettings:
 async def token_of(emulator: Any, name: str) -> str:
     found = control(emulator, "GET", "stats")  # warm-up: emulator reachable
     assert found
-    async with httpx.AsyncClient() as raw:
+    async with httpx.AsyncClient(verify=CA) as raw:
         login = (
             await raw.get(
                 f"{emulator.base_url}/oauth_login",
@@ -166,7 +167,7 @@ async def test_expired_token_mid_run_refreshes_once(settings: ApiSettings, emula
 async def test_rotation_old_refresh_token_dies(settings: ApiSettings, emulator: Any) -> None:
     """Each refresh rotates the refresh token and kills the old one, so the client must keep the
     newest: refreshing twice in a row never falls back to logging in again."""
-    async with httpx.AsyncClient() as raw:  # the emulator rotates like the API
+    async with httpx.AsyncClient(verify=CA) as raw:  # the emulator rotates like the API
         base = emulator.base_url
         login = (
             await raw.get(

@@ -21,6 +21,8 @@ from outperform_mcp.sandbox import (
 from tests.conftest import WebhookReceiver, fetch_access_token
 from tests.support import Monotonic
 
+from .loopback import CA, LOOPBACK
+
 pytestmark = pytest.mark.anyio
 
 FIXED_NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -31,14 +33,14 @@ WINDOW_ERROR = "outside the 24-hour session window"
 
 
 def control(server: EmulatorServer, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-    response = httpx.request(method, f"{server.root_url}/_sandbox/{path}", json=body)
+    response = LOOPBACK.request(method, f"{server.root_url}/_sandbox/{path}", json=body)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 @pytest.fixture
 def api(emulator: EmulatorServer, auth_headers: dict[str, str]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=emulator.base_url, headers=auth_headers) as client:
+    with httpx.Client(verify=CA, base_url=emulator.base_url, headers=auth_headers) as client:
         yield client
 
 
@@ -54,7 +56,7 @@ def error_of(response: httpx.Response, status: int) -> str:
 
 
 def test_oauth_flow_rotates_refresh_tokens(emulator: EmulatorServer) -> None:
-    with httpx.Client(base_url=emulator.base_url) as client:
+    with httpx.Client(verify=CA, base_url=emulator.base_url) as client:
         login = client.get("/oauth_login", params={"client_id": emulator.client_id, "client_secret": "sandbox-secret"})
         assert login.status_code == 200
         assert login.json()["client_id"] == emulator.client_id
@@ -83,7 +85,7 @@ def test_oauth_flow_rotates_refresh_tokens(emulator: EmulatorServer) -> None:
 
 
 def test_oauth_errors(emulator: EmulatorServer) -> None:
-    with httpx.Client(base_url=emulator.base_url) as client:
+    with httpx.Client(verify=CA, base_url=emulator.base_url) as client:
         wrong = client.get("/oauth_login", params={"client_id": emulator.client_id, "client_secret": "nope"})
         assert error_of(wrong, 401) == "invalid client credentials"
         assert error_of(client.get("/oauth_login"), 401) == "invalid client credentials"
@@ -92,7 +94,7 @@ def test_oauth_errors(emulator: EmulatorServer) -> None:
 
 
 def test_oauth_accepts_json_body_on_get(emulator: EmulatorServer) -> None:
-    with httpx.Client(base_url=emulator.base_url) as client:
+    with httpx.Client(verify=CA, base_url=emulator.base_url) as client:
         creds = {"client_id": emulator.client_id, "client_secret": emulator.client_secret}
         login = client.request("GET", "/oauth_login", json=creds)
         assert login.status_code == 200
@@ -105,7 +107,7 @@ def test_oauth_accepts_json_body_on_get(emulator: EmulatorServer) -> None:
 
 
 def test_access_token_errors(emulator: EmulatorServer) -> None:
-    with httpx.Client(base_url=emulator.base_url) as client:
+    with httpx.Client(verify=CA, base_url=emulator.base_url) as client:
         assert error_of(client.get("/contacts"), 401) == "unauthorized"
         assert error_of(client.get("/contacts", headers={"Authorization": "Basic abc"}), 401) == "unauthorized"
         bogus = client.get("/contacts", headers={"Authorization": f"Bearer {'f' * 32}"})
@@ -121,7 +123,7 @@ def test_access_token_expires_after_its_lifetime(emulator: EmulatorServer, monke
     clock = Monotonic()
     monkeypatch.setattr(emulator.emulator.state.tokens, "clock", clock)
     assert control(emulator, "POST", "config", {"token_lifetime": 60})["token_lifetime"] == 60
-    with httpx.Client(base_url=emulator.base_url) as client:
+    with httpx.Client(verify=CA, base_url=emulator.base_url) as client:
         login = client.get("/oauth_login", params={"client_id": emulator.client_id, "client_secret": "sandbox-secret"})
         grant = client.get(
             "/oauth_access", params={"refresh_token": login.json()["refresh_token"], "client_id": emulator.client_id}
@@ -136,7 +138,7 @@ def test_access_token_expires_after_its_lifetime(emulator: EmulatorServer, monke
 
 
 def test_revoked_refresh_tokens_die(emulator: EmulatorServer) -> None:
-    with httpx.Client(base_url=emulator.base_url) as client:
+    with httpx.Client(verify=CA, base_url=emulator.base_url) as client:
         login = client.get("/oauth_login", params={"client_id": emulator.client_id, "client_secret": "sandbox-secret"})
         control(emulator, "POST", "revoke_refresh_tokens")
         grant = client.get(
@@ -458,7 +460,7 @@ def test_reset_reseeds(api: httpx.Client, emulator: EmulatorServer) -> None:
 
 def test_unknown_paths_and_methods(api: httpx.Client, emulator: EmulatorServer) -> None:
     assert error_of(api.get("/nope"), 404) == "not found"
-    assert error_of(httpx.get(emulator.root_url + "/"), 404) == "not found"
+    assert error_of(LOOPBACK.get(emulator.root_url + "/"), 404) == "not found"
     assert api.get("/contacts/").status_code == 200  # a trailing slash is tolerated
     assert api.delete("/contacts").status_code == 405
 
@@ -531,7 +533,7 @@ def test_error_rate_and_clearing(api: httpx.Client, emulator: EmulatorServer) ->
     ],
 )
 def test_invalid_fault_config(emulator: EmulatorServer, body: dict[str, Any]) -> None:
-    response = httpx.post(f"{emulator.root_url}/_sandbox/faults", json=body)
+    response = LOOPBACK.post(f"{emulator.root_url}/_sandbox/faults", json=body)
     assert "invalid faults" in error_of(response, 400)
 
 
@@ -539,7 +541,7 @@ async def test_latency_does_not_block_the_loop(emulator: EmulatorServer, auth_he
     control(emulator, "POST", "faults", {"latency_ms": 100})
     results: list[int] = []
     limits = httpx.Limits(max_connections=100)
-    async with httpx.AsyncClient(base_url=emulator.base_url, headers=auth_headers, limits=limits) as client:
+    async with httpx.AsyncClient(verify=CA, base_url=emulator.base_url, headers=auth_headers, limits=limits) as client:
 
         async def one() -> None:
             results.append((await client.get("/labels")).status_code)
@@ -612,7 +614,7 @@ def test_inbound_delivery_failures(emulator: EmulatorServer, webhook_receiver: W
     assert unreachable["status"] is None
     assert unreachable["error"]
     assert "secret-path-token" not in unreachable["error"]
-    bad = httpx.post(f"{emulator.root_url}/_sandbox/inbound", json={"prospect_token": "0" * 32, "text": "x"})
+    bad = LOOPBACK.post(f"{emulator.root_url}/_sandbox/inbound", json={"prospect_token": "0" * 32, "text": "x"})
     assert error_of(bad, 400) == "unknown prospect_token"
 
 
@@ -684,4 +686,4 @@ def test_emulator_server_context_manager() -> None:
         assert (server.client_id, server.client_secret) == ("cid", "csecret")
         assert fetch_access_token(server)
     with pytest.raises(httpx.ConnectError):
-        httpx.get(server.root_url + "/_sandbox/stats")
+        LOOPBACK.get(server.root_url + "/_sandbox/stats")

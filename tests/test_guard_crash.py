@@ -20,6 +20,7 @@ import pytest
 from mcp import Client
 
 from .guard_harness import decide, open_page, people, reset, sent
+from .loopback import CA
 from .support import call, control, eventually, free_port, server_env
 
 pytestmark = pytest.mark.anyio
@@ -44,7 +45,7 @@ def server_process(emulator: Any, data_dir: Path, port: int) -> Iterator[subproc
 
 
 async def wait_until_up(base: str, proc: subprocess.Popen[str]) -> None:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=CA) as http:
         for _ in range(200):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else "server exited"
             try:

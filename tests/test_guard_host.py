@@ -19,6 +19,7 @@ from mcp.client.streamable_http import streamable_http_client
 from outperform_mcp.settings import ServerSettings
 
 from .guard_harness import MODES, guarded, http_app, people, sent
+from .loopback import CA2
 from .support import Clock, call, error_text
 
 pytestmark = pytest.mark.anyio
@@ -165,7 +166,7 @@ async def test_commit_needs_the_code_only_the_preparing_call_got(emulator: Any, 
     @asynccontextmanager
     async def client(url: str, name: str) -> AsyncIterator[Client]:
         async with (
-            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
+            httpx2.AsyncClient(verify=CA2, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
             Client(
                 streamable_http_client(url, http_client=http),  # type: ignore[arg-type]
                 mode=mode,

@@ -15,6 +15,7 @@ from mcp import Client
 from outperform_mcp.api.models import NewContact
 
 from .guard_harness import MODES, Human, guarded, http_app, open_page, people, sent
+from .loopback import CA
 from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +55,7 @@ async def test_injection_without_elicitation_only_produces_a_link(emulator: Any,
         assert out["status"] == "pending_approval"
         # A model with a fetch tool opens the link and even posts "approve" without the form token
         # or a browser's headers: neither decides anything.
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=CA) as http:
             page = await http.get(out["approval_url"])
             assert page.status_code == 200
             post = await http.post(out["approval_url"], data={"decision": "approve"})

@@ -17,6 +17,7 @@ from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.session import ClientRequestContext, ClientSession
 
 from .guard_harness import BROWSER, MODES, decide, guarded, http_app, open_page, people, sent
+from .loopback import CA
 from .support import Clock, call
 
 pytestmark = pytest.mark.anyio
@@ -91,7 +92,7 @@ async def test_forged_and_tampered_decisions_send_nothing(emulator: Any, tmp_pat
         other_origin = {**BROWSER, "Origin": "http://evil.example"}
         assert (await decide(url, "approve", token, headers=other_origin)).status_code == 403
         assert (await decide(url, "approve", "0" * 64)).status_code in (403, 404, 410)
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=CA) as http:
             assert (await http.get(f"{base}/approvals/{approval_id}")).status_code == 404
         # None of that decided anything: the real page still works.
         assert (await decide(url, "reject", token)).status_code == 200

@@ -22,6 +22,7 @@ from outperform_mcp.store import contacts, optout
 from outperform_mcp.store import inbox as events
 
 from .inbox_harness import MALLORY_PHONE, Running, eventually, inbound, inbox_server, payload, point_emulator, token_of
+from .loopback import CA
 from .support import call, error_text
 
 pytestmark = pytest.mark.anyio
@@ -42,7 +43,7 @@ async def state_of(r: Running, phone: str) -> contacts.ContactState | None:
 
 
 async def sent_count(emulator: Any) -> int:
-    async with httpx.AsyncClient() as http:
+    async with httpx.AsyncClient(verify=CA) as http:
         return len((await http.get(f"{emulator.root_url}/_sandbox/sent")).json()["data"])
 
 
@@ -132,7 +133,7 @@ async def test_handshake_era_clients_get_resource_updates_after_subscribing(
 async def test_waiting_times_out_is_cancellable_and_holds_no_connection(running: Running, mode: str) -> None:
     inbox = running.deps.inbox
     assert inbox is not None
-    async with Client(running.server, mode=mode) as client, httpx.AsyncClient() as http:
+    async with Client(running.server, mode=mode) as client, httpx.AsyncClient(verify=CA) as http:
         token = await token_of(client, "Daniel Lee")
         quiet = await call(client, "wait_for_reply", {"token": token, "seconds": 1})
         assert quiet["replied"] is False
@@ -156,7 +157,7 @@ async def test_waiting_times_out_is_cancellable_and_holds_no_connection(running:
 
 
 async def test_since_returns_unread_messages_already_received(running: Running) -> None:
-    async with Client(running.server) as client, httpx.AsyncClient() as http:
+    async with Client(running.server) as client, httpx.AsyncClient(verify=CA) as http:
         token = await token_of(client, "Daniel Lee")
         before = await call(client, "list_inbound", {"unread_only": False})
         await http.post(running.webhook, json=payload("arrived before the wait", name="Daniel Lee"))
@@ -237,7 +238,7 @@ async def test_unknown_contact_is_kept_and_linked_once_found(emulator: Any, runn
 
 
 async def test_mark_handled_and_unread_counts(running: Running) -> None:
-    async with Client(running.server) as client, httpx.AsyncClient() as http:
+    async with Client(running.server) as client, httpx.AsyncClient(verify=CA) as http:
         token = await token_of(client, "Daniel Lee")
         await call(client, "list_inbound", {"contact": token})  # links Daniel's phone to his token
         for i in range(3):
@@ -261,7 +262,7 @@ async def test_mark_handled_and_unread_counts(running: Running) -> None:
 
 
 async def test_cursor_pages_forward(running: Running) -> None:
-    async with Client(running.server) as client, httpx.AsyncClient() as http:
+    async with Client(running.server) as client, httpx.AsyncClient(verify=CA) as http:
         for i in range(5):
             await http.post(running.webhook, json=payload(f"m{i}", phone=f"6010000000{i}"))
         first = await call(client, "list_inbound", {"limit": 2})
@@ -327,7 +328,7 @@ async def test_a_webhook_reply_opens_the_window_in_read_tools_before_the_api_sho
         token = await token_of(client, "Aisha Rahman")
         before = await call(client, "get_contact", {"token": token})
         assert before["window"]["open"] is False
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=CA) as http:
             response = await http.post(running.webhook, json=payload("Can we talk today?", phone=aisha_phone))
             assert response.status_code == 200
         after = await call(client, "get_contact", {"token": token})
@@ -347,7 +348,7 @@ async def test_wait_for_reply_looks_the_contact_up_once(running: Running, monkey
         lookups.append(token)
         return await real(token)
 
-    async with Client(running.server) as client, httpx.AsyncClient() as http:
+    async with Client(running.server) as client, httpx.AsyncClient(verify=CA) as http:
         token = await token_of(client, "Daniel Lee")
         before = await call(client, "list_inbound", {"unread_only": False})
         await http.post(running.webhook, json=payload("already here", name="Daniel Lee"))

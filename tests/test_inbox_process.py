@@ -20,6 +20,7 @@ from mcp import Client, StdioServerParameters
 
 from . import support
 from .inbox_harness import SECRET, eventually, inbound, payload, token_of
+from .loopback import CA
 from .support import call
 
 free_port = support.free_port
@@ -121,7 +122,7 @@ async def test_stdio_server_receives_webhooks_on_its_side_listener(emulator: Any
     env = server_env(emulator, tmp_path, OUTPERFORM_LISTEN_PORT=str(port))
     params = StdioServerParameters(command=sys.executable, args=["-m", "outperform_mcp.cli"], env=env)
     async with Client(params) as client:
-        async with httpx.AsyncClient() as http:
+        async with httpx.AsyncClient(verify=CA) as http:
             with anyio.fail_after(10):
                 while True:
                     try:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-import httpx
 import pytest
 from mcp import Client
 from pydantic import SecretStr
@@ -21,6 +20,7 @@ from outperform_mcp.server.app import Selection
 from outperform_mcp.settings import GuardSettings, MirrorSettings, StoreSettings
 from outperform_mcp.store import mirror
 
+from .loopback import LOOPBACK
 from .pg import fresh_schema
 from .support import call, control, error_text, eventually
 from .support import server_for as _server_for
@@ -70,7 +70,7 @@ def raw(emulator: Any, headers: dict[str, str], path: str, **params: str) -> lis
     out: list[dict[str, Any]] = []
     page = 1
     while True:
-        r = httpx.get(
+        r = LOOPBACK.get(
             f"{emulator.base_url}/{path}", params={**params, "limit": "100", "page": str(page)}, headers=headers
         )
         r.raise_for_status()

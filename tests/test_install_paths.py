@@ -30,6 +30,7 @@ from outperform_mcp.server.app import build_server
 from outperform_mcp.settings import PREFIX, SECTIONS, ApiSettings
 
 from .inbox_harness import eventually
+from .loopback import LOOPBACK
 from .support import free_port, offline_deps
 
 pytestmark = pytest.mark.anyio
@@ -149,7 +150,7 @@ async def start_http(argv: list[str], env: dict[str, str], tmp_path: Path) -> li
 
 def listening(url: str) -> bool:
     try:
-        httpx.get(url, timeout=0.5)
+        LOOPBACK.get(url, timeout=0.5)
     except httpx.TransportError:
         return False
     return True

@@ -34,6 +34,7 @@ from mcp.client.streamable_http import streamable_http_client
 from outperform_mcp.sandbox import EmulatorServer, create_emulator
 
 from .inbox_harness import DANIEL_PHONE, SECRET, eventually, payload
+from .loopback import CA, CA2, LOOPBACK
 from .pg import fresh_schema
 from .support import control, free_port, server_env
 
@@ -72,7 +73,7 @@ def _wait_listening(replica: Replica) -> None:
     while time.monotonic() < deadline:
         assert replica.proc.poll() is None, replica.log.read_text()
         try:
-            httpx.get(f"http://127.0.0.1:{replica.port}/", timeout=1)
+            LOOPBACK.get(f"http://127.0.0.1:{replica.port}/", timeout=1)
             return
         except httpx.TransportError:
             time.sleep(0.05)
@@ -121,7 +122,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 @asynccontextmanager
 async def connect(replica: Replica) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers=AUTH, timeout=60) as http,
+        httpx2.AsyncClient(verify=CA2, headers=AUTH, timeout=60) as http,
         Client(streamable_http_client(replica.url, http_client=http)) as client,  # type: ignore[arg-type]
     ):
         yield client
@@ -230,7 +231,7 @@ async def test_a_webhook_on_one_replica_wakes_a_waiter_on_another(cluster: Clust
             # A call issued after the wait returns after the wait has looked at the store (same
             # process, first come first served), so the message below can only reach it by a wake-up.
             await tool(c, "list_inbound", {"unread_only": False, "limit": 1})
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with httpx.AsyncClient(verify=CA, timeout=10) as http:
                 answer = await http.post(replica_a.webhook, json=payload("Posted to A", phone=DANIEL_PHONE))
             acked = time.monotonic()
             assert answer.status_code == 200
@@ -296,7 +297,7 @@ def test_a_handshake_era_session_lives_on_the_replica_that_made_it(cluster: Clus
         "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}},
     }
-    with httpx.Client(timeout=10) as http:
+    with httpx.Client(verify=CA, timeout=10) as http:
         made = http.post(replica_a.url, json=init, headers=headers)
         assert made.status_code == 200
         session = {**headers, "mcp-session-id": made.headers["mcp-session-id"], "mcp-protocol-version": "2025-11-25"}

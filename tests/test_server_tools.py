@@ -8,12 +8,12 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from mcp import Client
 
 from outperform_mcp.server.app import Selection
 
+from .loopback import LOOPBACK
 from .support import call, error_text, server_for
 
 pytestmark = pytest.mark.anyio
@@ -164,7 +164,7 @@ async def test_chatbot_filters(client: Client) -> None:
 @pytest.mark.parametrize("mode", MODES)
 async def test_upstream_failure_is_a_tool_error_without_secrets(emulator: Any, tmp_path: Path, mode: str) -> None:
     rules = [{"operation": "list_labels", "kind": "503", "count": 50}]
-    httpx.post(f"{emulator.root_url}/_sandbox/faults", json={"rules": rules}).raise_for_status()
+    LOOPBACK.post(f"{emulator.root_url}/_sandbox/faults", json={"rules": rules}).raise_for_status()
     # One attempt: retrying is the API client's business (test_api_client), not what this checks.
     async with server_for(emulator, tmp_path, retry_attempts=1) as (server, _), Client(server, mode=mode) as client:
         text = await error_text(client, "list_labels", {})

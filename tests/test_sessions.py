@@ -13,6 +13,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from outperform_mcp.server.http import build_http_app
 
+from .loopback import CA
 from .support import free_port, server_for, serving
 
 pytestmark = pytest.mark.anyio
@@ -33,7 +34,7 @@ async def test_one_client_cannot_fill_the_session_table(emulator: Any, tmp_path:
         async with serving(app, port) as root:
             url = f"{root}/mcp"
             ids = []
-            async with httpx.AsyncClient() as http:
+            async with httpx.AsyncClient(verify=CA) as http:
                 for _ in range(12):  # opened and never closed
                     answer = await http.post(url, json=INIT, headers=HEADERS)
                     assert answer.status_code == 200

@@ -20,6 +20,7 @@ from mcp.client.streamable_http import streamable_http_client
 from outperform_mcp.settings import ServerSettings
 
 from .guard_harness import Human, decide, guarded, http_app, open_page, people, sent
+from .loopback import CA2
 from .pg import fresh_schema
 from .support import call
 
@@ -73,7 +74,7 @@ async def test_a_2026_07_28_retry_sealed_on_one_replica_is_answered_by_another_a
     @asynccontextmanager
     async def client(url: str) -> AsyncIterator[Client]:
         async with (
-            httpx2.AsyncClient(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
+            httpx2.AsyncClient(verify=CA2, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
             Client(
                 streamable_http_client(url, http_client=http),  # type: ignore[arg-type]
                 mode="auto",

@@ -22,6 +22,7 @@ from outperform_mcp.sandbox_wiring import sandbox_settings
 from outperform_mcp.settings import ApiSettings, Settings
 
 from .inbox_harness import payload
+from .loopback import CA2, LOOPBACK
 from .support import free_port, server_env
 
 pytestmark = pytest.mark.anyio
@@ -41,7 +42,7 @@ def http_server(env: dict[str, str], cwd: Path, *args: str) -> Iterator[tuple[st
     try:
         for _ in range(200):
             try:
-                httpx.get(url, timeout=0.5)
+                LOOPBACK.get(url, timeout=0.5)
                 break
             except httpx.TransportError:
                 if proc.poll() is not None:
@@ -66,7 +67,7 @@ async def http_client(
             statuses.append(response.status_code)
 
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=30, event_hooks={"response": [record]}) as http,
+        httpx2.AsyncClient(verify=CA2, headers=headers, timeout=30, event_hooks={"response": [record]}) as http,
         Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
     ):
         yield client
@@ -99,13 +100,13 @@ async def test_http_with_bearer_token(emulator: Any, tmp_path: Path, mode: str) 
     secret = "webhook-secret-0123456789"
     env = server_env(emulator, tmp_path, OUTPERFORM_MCP_TOKEN="test-mcp-token-123", OUTPERFORM_WEBHOOK_SECRET=secret)
     with http_server(env, tmp_path) as (url, _):
-        assert httpx.post(url, json={}).status_code == 401
+        assert LOOPBACK.post(url, json={}).status_code == 401
         # The bearer token guards /mcp only: OutPerform's webhook and a person's approval page carry none.
         base = url.removesuffix("/mcp")
-        hook = httpx.post(f"{base}/webhooks/outperform/{secret}", json=payload("hello"))
+        hook = LOOPBACK.post(f"{base}/webhooks/outperform/{secret}", json=payload("hello"))
         assert hook.status_code == 200, hook.text
-        assert httpx.get(f"{base}/approvals/unknown/link").status_code == 404
-        bad = httpx.post(url, json={}, headers={"Authorization": "Bearer nope"})
+        assert LOOPBACK.get(f"{base}/approvals/unknown/link").status_code == 404
+        bad = LOOPBACK.post(url, json={}, headers={"Authorization": "Bearer nope"})
         assert bad.status_code == 401
         async with http_client(url, "test-mcp-token-123", mode) as client:
             result = await client.call_tool("list_labels", {})
@@ -120,7 +121,7 @@ async def test_http_with_bearer_token(emulator: Any, tmp_path: Path, mode: str) 
 
 async def test_dns_rebinding_protection(emulator: Any, tmp_path: Path) -> None:
     with http_server(server_env(emulator, tmp_path), tmp_path) as (url, _):
-        response = httpx.post(url, json={}, headers={"Host": "evil.example"})
+        response = LOOPBACK.post(url, json={}, headers={"Host": "evil.example"})
         assert response.status_code == 421
 
 
