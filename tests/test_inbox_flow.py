@@ -17,7 +17,7 @@ from mcp import Client
 from mcp.server.subscriptions import ResourceUpdated
 
 from outperform_mcp.guard.model import Window
-from outperform_mcp.server.inbox.resources import INBOX_URI, contact_uri
+from outperform_mcp.server.inbox.uris import INBOX_URI, contact_uri
 from outperform_mcp.store import contacts, optout
 from outperform_mcp.store import inbox as events
 

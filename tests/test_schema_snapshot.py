@@ -1,7 +1,7 @@
 """The tool surface is checked in: any change to a name, description, schema or annotation must
 update ``tests/snapshots/tools.json`` on purpose (``UPDATE_SNAPSHOTS=1 pytest tests/test_schema_snapshot.py``).
-The server lists schemas built ahead of time: write them first (``python -m outperform_mcp.server.prebuilt``;
-``tests/test_prebuilt.py`` checks them against the live build)."""
+The server lists tools from the catalogue built ahead of time: write it first
+(``python -m outperform_mcp.server.prebuilt``; ``tests/test_prebuilt.py`` checks it against the live build)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from outperform_mcp.server import registry
+from outperform_mcp.server import app, catalogue, registry
 from outperform_mcp.server.app import Selection, build_server
 
 from .support import offline_deps
@@ -51,11 +51,17 @@ async def test_tools_match_snapshot(tmp_path: Path) -> None:
 
 async def test_tools_list_order_is_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """tools/list is grouped by toolset (in TOOLSETS order), then by name, whatever order the
-    tool modules happened to register in."""
+    catalogue holds them in or the tool modules happened to register in."""
     registry.load_all()
     first = [t["name"] for t in await surface(tmp_path)]
     expected = sorted(first, key=lambda name: (list(registry.TOOLSETS).index(registry.REGISTRY[name].toolset), name))
     assert first == expected
     assert len({registry.REGISTRY[name].toolset for name in first}) > 1  # the grouping is exercised
+    listing = catalogue.stored()
+    assert listing is not None
+    reversed_listing = registry.Listing(dict(reversed(listing.tools.items())), listing.resources)
+    monkeypatch.setattr(app, "stored", lambda: reversed_listing)
+    assert [t["name"] for t in await surface(tmp_path)] == first
+    monkeypatch.setattr(app, "stored", lambda: None)  # the declarations, when the catalogue is stale
     monkeypatch.setattr(registry, "REGISTRY", dict(reversed(registry.REGISTRY.items())))
     assert [t["name"] for t in await surface(tmp_path)] == first

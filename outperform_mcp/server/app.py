@@ -14,12 +14,13 @@ from mcp.server.mcpserver import server as sdk_server
 from mcp.server.request_state import RequestStateSecurity
 
 from .. import __version__
+from .binding import bind
+from .catalogue import stored
 from .deps import Deps
-from .errors import bind_resource
 from .http import SCOPE, StaticTokenVerifier
-from .messaging.tools import hidden_tools
-from .prebuilt import build_tools, stored_schemas
-from .registry import REGISTRY, SelectionError, load_all, selected
+from .messaging.modes import hidden_tools
+from .prebuilt import build_tools
+from .registry import Listing, SelectionError, live, selected
 from .sdk_private import serve_resource_subscribe
 
 INSTRUCTIONS = """\
@@ -45,11 +46,10 @@ class Selection:
 SQLITE_ONLY_TOOLSETS = frozenset({"sql"})
 
 
-def sqlite_only_tools(deps: Deps) -> list[str]:
+def sqlite_only_tools(deps: Deps, listing: Listing) -> list[str]:
     if not deps.store.shared:
         return []
-    load_all()
-    return [name for name, t in REGISTRY.items() if t.toolset in SQLITE_ONLY_TOOLSETS]
+    return [name for name, t in listing.tools.items() if t.toolset in SQLITE_ONLY_TOOLSETS]
 
 
 @contextmanager
@@ -74,10 +74,14 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
     async def lifespan(_: MCPServer) -> AsyncIterator[Deps]:
         yield deps
 
+    # The catalogue: nothing of the toolsets imported until a call needs it. Without a current one,
+    # every toolset imported and every tool built now (correct, only slower).
+    listing = stored() or live()
     surface = selected(
+        listing,
         toolsets=selection.toolsets or deps.settings.toolsets,
         include=selection.include,
-        exclude=(*selection.exclude, *hidden_tools(deps.guard), *sqlite_only_tools(deps)),
+        exclude=(*selection.exclude, *hidden_tools(deps.guard), *sqlite_only_tools(deps, listing)),
         read_only=selection.read_only or deps.settings.read_only,
         prompts_dir=prompts_dir,
     )
@@ -85,10 +89,9 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
         raise SelectionError(
             "these --tools/--toolsets/--exclude-tools/--read-only settings leave no tool to offer: widen the selection"
         )
-    stored = stored_schemas()
-    # Every tool's name, those of toolsets not imported in this run too: hints must not name them.
-    hidden = (frozenset(REGISTRY) | stored.keys()) - {t.name for t in surface.tools}
-    tools = build_tools(surface.tools, hidden, stored)
+    # Every tool's name, those of toolsets not offered in this run too: hints must not name them.
+    hidden = frozenset(listing.tools) - {t.name for t in surface.tools}
+    tools = build_tools(surface.tools, hidden)
     if any(t.toolset in ("insights", "sql") for t in surface.tools):
         deps.mirror.start()  # in the background: start-up never waits for the API
     auth: dict[str, Any] = {}
@@ -118,7 +121,7 @@ def build_server(deps: Deps, selection: Selection = Selection(), prompts_dir: Pa
             **auth,
         )
     for r in surface.resources:
-        server.resource(r.uri, name=r.name, title=r.title, mime_type=r.mime_type)(bind_resource(r.fn, deps))
+        server.resource(r.uri, name=r.name, title=r.title, mime_type=r.mime_type)(bind(r, deps))
     if surface.resources:
         serve_resource_subscribe(server, deps.push.subscribe, deps.push.unsubscribe)
     for prompt in surface.prompts:

@@ -1,31 +1,34 @@
-"""Tools listed from schemas built ahead of time; their pydantic models are built on first call.
+"""Tools listed from the catalogue written ahead of time; their modules imported and their pydantic
+models built on first call.
 
 Building a tool in the SDK (``Tool.from_function``: the argument model, the result model, and
 both JSON schemas) took most of ``build_server``, about 50 ms of every start-up, to answer a
-``tools/list`` whose schemas never change between runs. ``tool_schemas.json`` holds them as
-built (compacted) by ``live_tool``; a tool is built for real on its first call, so a call sees
-exactly the checks and result conversion it always had.
+``tools/list`` whose schemas never change between runs. ``catalogue.json`` (see ``catalogue.py``)
+holds them as built (compacted) by ``live_tool``; a tool is built for real on its first call, so a
+call sees exactly the checks and result conversion it always had.
 
 The file is checked against the live build by ``tests/test_prebuilt.py``; after changing a
-tool's signature or result model, write it again: ``python -m outperform_mcp.server.prebuilt``.
+tool or resource (or a model in its arguments or result), write it again:
+``python -m outperform_mcp.server.prebuilt``.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Callable
+import sys
+import typing
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from mcp.server.mcpserver.tools import Tool
-from pydantic import PrivateAttr
+from pydantic import BaseModel, PrivateAttr
 
 from .arguments import CheckedTool
-from .registry import ToolDef
+from .catalogue import FILE, PACKAGE, PARAM_TYPES, ResourceEntry, ToolEntry, encode, resolve_tool
+from .registry import REGISTRY, RESOURCES, TOOLSETS, ResourceDef, ToolDef, ToolInfo, load_all, modules, tool_annotations
 from .schema import CompactResult, compact_input, compact_output
-
-SCHEMAS = Path(__file__).with_name("tool_schemas.json")
 
 
 def live_tool(t: ToolDef, hidden: frozenset[str]) -> Tool:
@@ -50,16 +53,8 @@ def live_tool(t: ToolDef, hidden: frozenset[str]) -> Tool:
     return built
 
 
-def live_schemas(tools: list[ToolDef]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for t in tools:
-        built = live_tool(t, frozenset())
-        out[t.name] = {"input": built.parameters, "output": built.output_schema}
-    return out
-
-
 class PrebuiltTool(CheckedTool):
-    """Listed from the stored schemas; built with ``live_tool`` when first called."""
+    """Listed from the catalogue; its module imported and the tool built with ``live_tool`` when first called."""
 
     _build: Callable[[], Tool] | None = PrivateAttr(default=None)
     _live: Tool | None = PrivateAttr(default=None)
@@ -74,50 +69,90 @@ class PrebuiltTool(CheckedTool):
         return await self.live().run(arguments, context, convert_result)
 
 
-def stored_schemas() -> dict[str, dict[str, Any]]:
-    try:
-        data = json.loads(SCHEMAS.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    return dict(data)
+def prebuilt_tool(entry: ToolEntry, hidden: frozenset[str]) -> PrebuiltTool:
+    # model_construct: the fields are known good, and validating them is part of what we skip.
+    # No fn and no fn_metadata: the SDK reads them only in Tool.run, which goes to the live tool.
+    tool = PrebuiltTool.model_construct(  # type: ignore[call-arg]
+        name=entry.name,
+        title=entry.title,
+        description=entry.description,
+        parameters=entry.input,
+        annotations=tool_annotations(entry),
+        is_async=entry.is_async,
+    )
+    tool.__dict__["output_schema"] = entry.output  # Tool.output_schema is a cached_property
+    tool._build = lambda: live_tool(resolve_tool(entry), hidden)
+    return tool
 
 
-def build_tools(tools: list[ToolDef], hidden: frozenset[str], stored: dict[str, dict[str, Any]]) -> list[Tool]:
-    """One tool per definition: prebuilt where its schemas are ``stored``, built now where not."""
+def build_tools(tools: Sequence[ToolInfo], hidden: frozenset[str]) -> list[Tool]:
+    """One tool per entry: from the catalogue (built on first call), or declared and built now."""
     out: list[Tool] = []
     for t in tools:
-        schemas = stored.get(t.name)
-        if schemas is None:
+        if isinstance(t, ToolEntry):
+            out.append(prebuilt_tool(t, hidden))
+        elif isinstance(t, ToolDef):
             out.append(live_tool(t, hidden))
-            continue
-        # model_construct: the fields are known good, and validating them is part of what we skip.
-        # No fn_metadata: the SDK reads it only in Tool.run, which goes to the live tool here.
-        tool = PrebuiltTool.model_construct(  # type: ignore[call-arg]
-            fn=t.fn,
-            name=t.name,
-            title=t.title,
-            description=t.description,
-            parameters=schemas["input"],
-            annotations=t.annotations,
-            is_async=inspect.iscoroutinefunction(t.fn),
-        )
-        tool.__dict__["output_schema"] = schemas["output"]  # Tool.output_schema is a cached_property
-        tool._build = _builder(t, hidden)
-        out.append(tool)
+        else:
+            raise TypeError(f"{t.name}: neither a catalogue entry nor a declaration")
     return out
 
 
-def _builder(t: ToolDef, hidden: frozenset[str]) -> Callable[[], Tool]:
-    return lambda: live_tool(t, hidden)
+# -- writing the catalogue -------------------------------------------------------------------------
+
+
+def live_catalogue() -> dict[str, Any]:
+    """The catalogue as the declarations give it today (every toolset imported)."""
+    load_all()
+    order = list(TOOLSETS)
+    declared = sorted(REGISTRY.values(), key=lambda t: (order.index(t.toolset), t.name))
+    tools, models = [], []
+    for t in declared:
+        built = live_tool(t, frozenset())
+        listed = {f: getattr(t, f) for f in ToolEntry._fields if f not in ("is_async", "input", "output")}
+        tools.append(ToolEntry(**listed, is_async=built.is_async, input=built.parameters, output=built.output_schema))
+        models += [built.fn_metadata.arg_model, built.fn_metadata.output_model]
+    resources = [
+        ResourceEntry(**{f: getattr(r, f) for f in ResourceEntry._fields if f != "params"}, params=uri_params(r))
+        for r in sorted(RESOURCES.values(), key=lambda r: (order.index(r.toolset), r.uri))
+    ]
+    names = {m for toolset in TOOLSETS for m in (f"{__package__}.{toolset}", *modules(toolset))}
+    names |= model_modules(m for m in models if m is not None)
+    sources = sorted(Path(str(sys.modules[m].__file__)).relative_to(PACKAGE).as_posix() for m in names)
+    return encode(tools, resources, sources)
+
+
+def uri_params(r: ResourceDef) -> tuple[tuple[str, str], ...]:
+    """A resource function's URI parameters (after ``deps``), by the names of their types."""
+    hints = typing.get_type_hints(r.fn)
+    names = {kind: name for name, kind in PARAM_TYPES.items()}
+    out = []
+    for p in list(inspect.signature(r.fn).parameters.values())[1:]:
+        kind = names.get(hints.get(p.name))  # type: ignore[arg-type]
+        if kind is None or p.default is not inspect.Parameter.empty:
+            raise ValueError(f"{r.uri}: parameter {p.name} must be one of {', '.join(PARAM_TYPES)}, without a default")
+        out.append((p.name, kind))
+    return tuple(out)
+
+
+def model_modules(models: Iterable[type[BaseModel]]) -> set[str]:
+    """Our modules that define a model (or enum) reachable from ``models``: their source decides the schemas too."""
+    seen: set[type] = set()
+    todo: list[Any] = list(models)
+    while todo:
+        kind = todo.pop()
+        todo += typing.get_args(kind)
+        if not isinstance(kind, type) or kind in seen:
+            continue
+        seen.add(kind)
+        if issubclass(kind, BaseModel):
+            todo += [f.annotation for f in kind.model_fields.values()]
+    return {k.__module__ for k in seen if k.__module__.startswith(f"{PACKAGE.name}.")}
 
 
 def write() -> Path:
-    from .registry import REGISTRY, load_all
-
-    load_all()
-    schemas = live_schemas(list(REGISTRY.values()))
-    SCHEMAS.write_text(json.dumps(schemas, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    return SCHEMAS
+    FILE.write_text(json.dumps(live_catalogue(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return FILE
 
 
 if __name__ == "__main__":

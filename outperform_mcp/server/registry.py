@@ -4,16 +4,20 @@ Toolset modules declare tools with ``@tool(...)`` and resources with ``@resource
 registered on a server until ``selected()`` picks them (toolsets, allow/deny, read-only), so the
 same process can build differently configured servers and a filtered-out toolset serves nothing.
 A resource function takes ``Deps`` first, then its URI parameters.
+
+``selected()`` filters a ``Listing``: the catalogue written ahead of time (``catalogue.py``; no
+toolset module imported) or, without a current one, the declarations themselves (``live()``).
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-from collections.abc import Callable, Iterable
+import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.types import ToolAnnotations
@@ -35,11 +39,63 @@ TOOLSETS: dict[str, str] = {
 OPT_IN: frozenset[str] = frozenset({"insights", "sql"})
 
 
+# What listing and selecting need of a tool or resource: a declaration (``ToolDef``) or a catalogue
+# entry (``catalogue.ToolEntry``), which has no function. Protocols, not a shared base: the entries
+# are NamedTuples, because a dataclass costs about 0.5 ms to create and start-up creates several.
+class ToolInfo(Protocol):
+    @property
+    def name(self) -> str: ...
+    @property
+    def toolset(self) -> str: ...
+    @property
+    def module(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def read_only(self) -> bool: ...
+    @property
+    def destructive(self) -> bool: ...
+    @property
+    def idempotent(self) -> bool: ...
+    @property
+    def open_world(self) -> bool: ...
+
+
+class ResourceInfo(Protocol):
+    @property
+    def toolset(self) -> str: ...
+    @property
+    def uri(self) -> str: ...
+    @property
+    def module(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def mime_type(self) -> str: ...
+
+
+def tool_annotations(t: ToolInfo) -> ToolAnnotations:
+    return ToolAnnotations(
+        title=t.title,
+        read_only_hint=t.read_only,
+        destructive_hint=t.destructive,
+        idempotent_hint=t.idempotent,
+        open_world_hint=t.open_world,
+    )
+
+
 @dataclass(frozen=True)
 class ToolDef:
     fn: Callable[..., Any]
     name: str
     toolset: str
+    module: str  # where it is declared: imported to call the tool
     title: str
     description: str
     read_only: bool
@@ -49,13 +105,7 @@ class ToolDef:
 
     @property
     def annotations(self) -> ToolAnnotations:
-        return ToolAnnotations(
-            title=self.title,
-            read_only_hint=self.read_only,
-            destructive_hint=self.destructive,
-            idempotent_hint=self.idempotent,
-            open_world_hint=self.open_world,
-        )
+        return tool_annotations(self)
 
 
 REGISTRY: dict[str, ToolDef] = {}
@@ -84,6 +134,7 @@ def tool(
             fn=fn,
             name=tool_name,
             toolset=toolset,
+            module=fn.__module__,
             title=title,
             description=doc,
             read_only=read_only,
@@ -101,8 +152,10 @@ class ResourceDef:
     fn: Callable[..., Any]
     toolset: str
     uri: str
+    module: str  # where it is declared: imported to read the resource
     name: str
     title: str
+    description: str  # the function's docstring as written: the SDK lists it as the description
     mime_type: str = "application/json"
 
 
@@ -115,30 +168,61 @@ def resource(toolset: str, uri: str, *, name: str, title: str, mime_type: str = 
         raise ValueError(f"unknown toolset {toolset!r}")
 
     def decorate(fn: F) -> F:
-        RESOURCES[uri] = ResourceDef(fn=fn, toolset=toolset, uri=uri, name=name, title=title, mime_type=mime_type)
+        RESOURCES[uri] = ResourceDef(
+            fn=fn,
+            toolset=toolset,
+            uri=uri,
+            module=fn.__module__,
+            name=name,
+            title=title,
+            description=fn.__doc__ or "",
+            mime_type=mime_type,
+        )
         return fn
 
     return decorate
 
 
+def modules(toolset: str) -> list[str]:
+    """The modules of a toolset's package (named after it), the only places its tools and resources
+    are declared. The package itself imports none of them, so importing one module (a tool's, on
+    its first call) does not import the rest."""
+    files = sorted(os.listdir(Path(__file__).with_name(toolset)))
+    return [
+        f"{__package__}.{toolset}.{f.removesuffix('.py')}" for f in files if f.endswith(".py") and f != "__init__.py"
+    ]
+
+
 def load(toolsets: Iterable[str] = TOOLSETS) -> None:
-    """Import toolset packages (one per toolset, named after it) so their ``@tool`` and
-    ``@resource`` declarations run. Start-up imports only the selected ones: the opt-in
-    insights toolset alone costs about 20 ms of imports."""
-    for name in toolsets:
-        importlib.import_module(f"{__package__}.{name}")
+    """Import every module of ``toolsets`` so their ``@tool`` and ``@resource`` declarations run."""
+    for toolset in toolsets:
+        for module in modules(toolset):
+            importlib.import_module(module)
 
 
 def load_all() -> None:
     load(TOOLSETS)
 
 
+class Listing(NamedTuple):
+    """Every tool (by name) and resource (by URI) there is, whether a configuration offers it or not."""
+
+    tools: Mapping[str, ToolInfo]
+    resources: Mapping[str, ResourceInfo]
+
+
+def live() -> Listing:
+    """The declarations themselves: every toolset imported, as start-up did before the catalogue."""
+    load_all()
+    return Listing(dict(REGISTRY), dict(RESOURCES))
+
+
 @dataclass(frozen=True)
 class Surface:
     """What one configuration exposes."""
 
-    tools: list[ToolDef]
-    resources: list[ResourceDef]
+    tools: list[ToolInfo]
+    resources: list[ResourceInfo]
     prompts: list[Prompt]
 
 
@@ -147,6 +231,7 @@ class SelectionError(ValueError):
 
 
 def selected(
+    listing: Listing,
     *,
     toolsets: Iterable[str] = (),
     include: Iterable[str] = (),
@@ -154,8 +239,8 @@ def selected(
     read_only: bool = False,
     prompts_dir: Path | None = None,
 ) -> Surface:
-    """The tools and resources a configuration exposes. ``read_only`` wins over everything else.
-    No toolsets named: all but the opt-in ones (``OPT_IN``); ``all``: every toolset.
+    """The tools and resources of ``listing`` a configuration exposes. ``read_only`` wins over
+    everything else. No toolsets named: all but the opt-in ones (``OPT_IN``); ``all``: every toolset.
 
     A resource is served when its toolset is enabled and at least one of that toolset's tools
     is exposed: the same switches that hide a toolset's tools hide its data too. Prompts (from
@@ -166,19 +251,16 @@ def selected(
         toolsets = set(TOOLSETS)
     elif not toolsets:
         toolsets = set(TOOLSETS) - OPT_IN
-    load(t for t in TOOLSETS if t in toolsets)
-    if (include | exclude) - REGISTRY.keys():  # a tool of another toolset, or a typo: look everywhere
-        load_all()
-    unknown = sorted((toolsets - TOOLSETS.keys()) | ((include | exclude) - REGISTRY.keys()))
+    unknown = sorted((toolsets - TOOLSETS.keys()) | ((include | exclude) - listing.tools.keys()))
     if unknown:
         raise SelectionError(
             f"unknown toolset or tool: {', '.join(unknown)}; "
-            f"toolsets are {', '.join(TOOLSETS)}, tools are {', '.join(sorted(REGISTRY))}"
+            f"toolsets are {', '.join(TOOLSETS)}, tools are {', '.join(sorted(listing.tools))}"
         )
     order = list(TOOLSETS)
     chosen = [
         t
-        for t in REGISTRY.values()
+        for t in listing.tools.values()
         if t.toolset in toolsets
         and (not include or t.name in include)
         and t.name not in exclude
@@ -186,6 +268,6 @@ def selected(
     ]
     tools = sorted(chosen, key=lambda t: (order.index(t.toolset), t.name))
     live = {t.toolset for t in tools}
-    resources = [r for r in RESOURCES.values() if r.toolset in live]
+    resources = [r for r in listing.resources.values() if r.toolset in live]
     resources.sort(key=lambda r: (order.index(r.toolset), r.uri))
     return Surface(tools, resources, load_prompts(prompts_dir))

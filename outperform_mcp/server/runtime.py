@@ -36,7 +36,7 @@ from ..store.db import Store, open_store
 from ..store.tokens import SharedTokens
 from .deps import Deps
 from .http import build_http_app
-from .inbox.resources import uris_of
+from .inbox.uris import uris_of
 from .messaging.approval_page import approval_routes
 from .push import HandshakeSubscriptions
 

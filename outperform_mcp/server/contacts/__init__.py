@@ -1,5 +1,4 @@
-"""Contacts toolset: find, read and create CRM contacts and labels."""
+"""Contacts toolset: find, read and create CRM contacts and labels.
 
-from . import resources, tools
-
-__all__ = ["resources", "tools"]
+The package imports none of its modules: start-up lists them from the catalogue and each is
+imported on the first call that needs it (see ``server/catalogue.py``)."""

@@ -1,5 +1,4 @@
-"""Conversations toolset: WhatsApp conversation history and chatbot conversations."""
+"""Conversations toolset: WhatsApp conversation history and chatbot conversations.
 
-from . import resources, tools
-
-__all__ = ["resources", "tools"]
+The package imports none of its modules: start-up lists them from the catalogue and each is
+imported on the first call that needs it (see ``server/catalogue.py``)."""

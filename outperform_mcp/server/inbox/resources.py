@@ -2,30 +2,21 @@
 
 Change notifications reach 2026-07-28 clients through ``subscriptions/listen`` (the SDK serves it
 from the subscription bus) and handshake-era clients through ``resources/subscribe`` (see
-``push.py``); ``uris_of`` names the resources an inbox change touches.
+``push.py``); ``uris.uris_of`` names the resources an inbox change touches.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ...inbox import InboxChange
 from ..deps import Deps
 from ..registry import resource
 from ..views import UNTRUSTED_NOTE
 from .tools import receiver_status, view
+from .uris import INBOX_URI
 
-INBOX_URI = "outperform://inbox"
 RECENT = 20
 PER_CONTACT = 50
-
-
-def contact_uri(token: str) -> str:
-    return f"{INBOX_URI}/{token}"
-
-
-def uris_of(change: InboxChange) -> list[str]:
-    return [INBOX_URI, *(contact_uri(token) for token in change.tokens)]
 
 
 @resource("inbox", INBOX_URI, name="inbox", title="Inbound WhatsApp messages: unread count and the latest unread")

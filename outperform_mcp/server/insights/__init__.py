@@ -1,5 +1,4 @@
-"""Insights toolset: questions about the whole account answered from the local mirror (tools and resources)."""
+"""Insights toolset: questions about the whole account answered from the local mirror (tools and resources).
 
-from . import resources, tools
-
-__all__ = ["resources", "tools"]
+The package imports none of its modules: start-up lists them from the catalogue and each is
+imported on the first call that needs it (see ``server/catalogue.py``)."""

@@ -39,10 +39,10 @@ from ...store.journal import ApprovalRecord
 from ..deps import Ctx, deps
 from ..errors import upstream
 from ..sdk_private import transport_session_id
+from .approval_page import APPROVAL_PATH
 from .send_results import NEXT, SendResult, Status, prepared_result, report, status_of
 
 MODERN = "2026-07-28"
-APPROVAL_PATH = "/approvals"
 
 
 # -- who is asking ---------------------------------------------------------------------------

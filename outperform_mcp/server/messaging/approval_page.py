@@ -24,9 +24,11 @@ from ...guard.preview import fmt_time
 from ...guard.service import BatchStatus, GuardError
 from ...textsafe import one_line
 from ..deps import Deps
-from .approval_flow import APPROVAL_PATH
 
 log = logging.getLogger(__name__)
+
+# Where the page is served; approval_flow builds the links to it from this.
+APPROVAL_PATH = "/approvals"
 
 _HEADERS = {
     # The URL carries the secret: never leak it through Referer, caches or frames. Not "no-referrer":

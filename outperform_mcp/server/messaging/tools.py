@@ -14,7 +14,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
 
 from ...guard.campaigns import PENDING, tracking
-from ...guard.service import GuardError, Prepared, SendService
+from ...guard.service import GuardError, Prepared
 from ...store.journal import ApprovalRecord, SendRecord
 from ...textsafe import trim
 from ..deps import Ctx
@@ -179,8 +179,3 @@ def _log_entry(row: SendRecord, approval: ApprovalRecord) -> SendLogEntry:
         repeat_of=row.repeat_of,
         expires_at=approval.expires_at if approval.status == "pending" else None,
     )
-
-
-def hidden_tools(service: SendService) -> tuple[str, ...]:
-    """Tools this configuration does not offer: commit_send exists only in host mode."""
-    return () if service.mode == "host" else ("commit_send",)
