@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.types import ToolAnnotations
 
+from ..problems import StartProblem
 from .prompts import load_prompts
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -142,7 +143,7 @@ class Surface:
     prompts: list[Prompt]
 
 
-class SelectionError(ValueError):
+class SelectionError(StartProblem, ValueError):
     pass
 
 
