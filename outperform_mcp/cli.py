@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import ipaddress
 import logging
 import os
 import socket
@@ -16,6 +17,7 @@ import anyio
 
 from . import __version__, logs
 from .api.errors import OutPerformError
+from .problems import StartProblem
 from .settings import ApiSettings, Settings, SettingsProblem, load
 
 log = logging.getLogger("outperform_mcp")
@@ -104,17 +106,24 @@ async def _sync(settings: Settings, full: bool) -> None:
     print(f"mirror synced in {report.seconds:.1f} s with {calls} API calls: {stored}", file=sys.stderr)
 
 
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.socket | None = None) -> None:
-
-    from .server.app import Selection, build_server
-    from .server.http import is_loopback
-    from .server.runtime import open_deps, serve_http, serve_stdio
-
     if args.http and settings.server.mcp_token is None and not is_loopback(args.host):
         raise SettingsProblem(
             f"refusing to serve HTTP on {args.host} without a bearer token: set OUTPERFORM_MCP_TOKEN, "
             "or listen on 127.0.0.1"
         )
+    from .server.app import Selection, build_server
+    from .server.runtime import open_deps, serve_http, serve_stdio
+
     selection = Selection(args.toolsets, args.tools, args.exclude_tools, args.read_only)
     if args.sandbox:  # the emulator's /_sandbox/inbound then reaches this server's webhook receiver
         from .sandbox_wiring import connect_webhook
@@ -215,17 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(exc: BaseException) -> int:
     """Exit code and one clear line for the failures a user can fix; anything else is a bug."""
-    from .server.prompts import PromptFileError
-    from .server.registry import SelectionError
-    from .server.runtime import ListenError
-    from .store.db import StoreUnavailable
-
     # Errors raised inside the server's task groups arrive wrapped in exception groups.
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     if isinstance(exc, KeyboardInterrupt):
         return 130
-    if isinstance(exc, SettingsProblem | PromptFileError | SelectionError | ListenError | StoreUnavailable):
+    if isinstance(exc, StartProblem):
         print(f"outperform-mcp: cannot start: {exc}", file=sys.stderr)
         return 2
     if isinstance(exc, OutPerformError):

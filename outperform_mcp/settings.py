@@ -16,6 +16,8 @@ from typing import Annotated, Literal, TypeVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from .problems import StartProblem
+
 PREFIX = "OUTPERFORM_"
 
 
@@ -336,7 +338,7 @@ SECTIONS: dict[str, type[BaseModel]] = {
 M = TypeVar("M", bound=BaseModel)
 
 
-class SettingsProblem(Exception):
+class SettingsProblem(StartProblem):
     """Settings are missing or invalid; the message lists every problem and how to fix it."""
 
 

@@ -191,18 +191,23 @@ def snippets() -> list[tuple[str, list[str], dict[str, str]]]:
 
 
 async def test_every_readme_snippet_starts_the_server(tmp_path: Path) -> None:
-    """Started side by side (each is a process start), each in its own data folder."""
+    """Started side by side (each is a process start), each in its own data folder. Snippets that
+    come to the same command and environment here (two clients' identical configs) start once."""
     expected = await tool_names(tmp_path)
+    runs: dict[tuple[tuple[str, ...], tuple[tuple[str, str], ...]], list[str]] = {}
+    for label, argv, env in snippets():
+        runs.setdefault((tuple(argv), tuple(sorted(env.items()))), []).append(label)
     results: dict[str, list[str]] = {}
 
-    async def one(n: int, label: str, argv: list[str], env: dict[str, str]) -> None:
+    async def one(n: int, argv: tuple[str, ...], env: dict[str, str], labels: list[str]) -> None:
         home = tmp_path / str(n)
         home.mkdir()
-        results[label] = await start(argv, env, home)
+        names = await start(list(argv), env, home)
+        results.update(dict.fromkeys(labels, names))
 
     async with anyio.create_task_group() as tg:
-        for n, (label, argv, env) in enumerate(snippets()):
-            tg.start_soon(one, n, label, argv, env)
+        for n, ((argv, env), labels) in enumerate(runs.items()):
+            tg.start_soon(one, n, argv, dict(env), labels)
     assert len(results) >= 6
     for label, names in results.items():
         assert names == expected, label

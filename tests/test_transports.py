@@ -87,42 +87,60 @@ async def test_stdio_subprocess(emulator: Any, tmp_path: Path, mode: str) -> Non
         assert result.structured_content["items"][0]["name"] == "Daniel Lee"
 
 
-@pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_http_without_token_on_loopback(emulator: Any, tmp_path: Path, mode: str) -> None:
-    with http_server(server_env(emulator, tmp_path), tmp_path) as (url, _):
-        async with http_client(url, None, mode) as client:
-            result = await client.call_tool("list_labels", {})
-            assert result.is_error is False
+# One server process per configuration for the module: starting one costs about a second of CPU,
+# and these tests change nothing a later test reads (the emulator resets between tests; a reset
+# revokes the server's tokens, which it renews by logging in again, as with the real API).
+TOKEN = "test-mcp-token-123"
+HOOK_SECRET = "webhook-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def open_url(_shared_emulator_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("open")
+    with http_server(server_env(_shared_emulator_server, data), data) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="module")
+def token_url(_shared_emulator_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("token")
+    env = server_env(_shared_emulator_server, data, OUTPERFORM_MCP_TOKEN=TOKEN, OUTPERFORM_WEBHOOK_SECRET=HOOK_SECRET)
+    with http_server(env, data) as (url, _):
+        yield url
 
 
 @pytest.mark.parametrize("mode", ["auto", "legacy"])
-async def test_http_with_bearer_token(emulator: Any, tmp_path: Path, mode: str) -> None:
-    secret = "webhook-secret-0123456789"
-    env = server_env(emulator, tmp_path, OUTPERFORM_MCP_TOKEN="test-mcp-token-123", OUTPERFORM_WEBHOOK_SECRET=secret)
-    with http_server(env, tmp_path) as (url, _):
-        assert LOOPBACK.post(url, json={}).status_code == 401
-        # The bearer token guards /mcp only: OutPerform's webhook and a person's approval page carry none.
-        base = url.removesuffix("/mcp")
-        hook = LOOPBACK.post(f"{base}/webhooks/outperform/{secret}", json=payload("hello"))
-        assert hook.status_code == 200, hook.text
-        assert LOOPBACK.get(f"{base}/approvals/unknown/link").status_code == 404
-        bad = LOOPBACK.post(url, json={}, headers={"Authorization": "Bearer nope"})
-        assert bad.status_code == 401
-        async with http_client(url, "test-mcp-token-123", mode) as client:
-            result = await client.call_tool("list_labels", {})
-            assert result.is_error is False
-        statuses: list[int] = []
-        with pytest.RaisesGroup(MCPError, flatten_subgroups=True):  # the SDK wraps it in task groups
-            async with http_client(url, "wrong-token", mode, statuses) as client:
-                await client.list_tools()
-        assert statuses  # refused at the door, not some later failure
-        assert set(statuses) == {401}
+async def test_http_without_token_on_loopback(emulator: Any, open_url: str, mode: str) -> None:
+    async with http_client(open_url, None, mode) as client:
+        result = await client.call_tool("list_labels", {})
+        assert result.is_error is False
 
 
-async def test_dns_rebinding_protection(emulator: Any, tmp_path: Path) -> None:
-    with http_server(server_env(emulator, tmp_path), tmp_path) as (url, _):
-        response = LOOPBACK.post(url, json={}, headers={"Host": "evil.example"})
-        assert response.status_code == 421
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_http_with_bearer_token(emulator: Any, token_url: str, mode: str) -> None:
+    url = token_url
+    assert LOOPBACK.post(url, json={}).status_code == 401
+    # The bearer token guards /mcp only: OutPerform's webhook and a person's approval page carry none.
+    base = url.removesuffix("/mcp")
+    hook = LOOPBACK.post(f"{base}/webhooks/outperform/{HOOK_SECRET}", json=payload("hello"))
+    assert hook.status_code == 200, hook.text
+    assert LOOPBACK.get(f"{base}/approvals/unknown/link").status_code == 404
+    bad = LOOPBACK.post(url, json={}, headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    async with http_client(url, TOKEN, mode) as client:
+        result = await client.call_tool("list_labels", {})
+        assert result.is_error is False
+    statuses: list[int] = []
+    with pytest.RaisesGroup(MCPError, flatten_subgroups=True):  # the SDK wraps it in task groups
+        async with http_client(url, "wrong-token", mode, statuses) as client:
+            await client.list_tools()
+    assert statuses  # refused at the door, not some later failure
+    assert set(statuses) == {401}
+
+
+async def test_dns_rebinding_protection(emulator: Any, open_url: str) -> None:
+    response = LOOPBACK.post(open_url, json={}, headers={"Host": "evil.example"})
+    assert response.status_code == 421
 
 
 def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

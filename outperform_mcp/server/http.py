@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import ipaddress
 from collections.abc import Sequence
 
 from mcp.server.auth.provider import AccessToken
@@ -29,15 +28,6 @@ class StaticTokenVerifier:
         if hmac.compare_digest(token.encode(), self._token.get_secret_value().encode()):
             return AccessToken(token="***", client_id="bearer", scopes=[SCOPE])  # noqa: S106
         return None
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def security(host: str, port: int, hosts: Sequence[str], origins: Sequence[str]) -> TransportSecuritySettings:

@@ -22,11 +22,13 @@ from mcp import MCPError
 from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument
 from mcp.types import INVALID_PARAMS
 
+from ..problems import StartProblem
+
 _SLOT = re.compile(r"\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 
 
-class PromptFileError(ValueError):
+class PromptFileError(StartProblem, ValueError):
     pass
 
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple, Protocol, TypeVar
 from mcp.server.mcpserver.prompts.base import Prompt
 from mcp.types import ToolAnnotations
 
+from ..problems import StartProblem
 from .prompts import load_prompts
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -226,7 +227,7 @@ class Surface:
     prompts: list[Prompt]
 
 
-class SelectionError(ValueError):
+class SelectionError(StartProblem, ValueError):
     pass
 
 

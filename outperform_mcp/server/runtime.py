@@ -30,6 +30,7 @@ from ..guard.service import SendService
 from ..inbox import InboxChange, InboxService
 from ..inbox.webhook import webhook_routes
 from ..mirror.sync import Mirror
+from ..problems import StartProblem
 from ..settings import Settings
 from ..store import leases
 from ..store.db import Store, open_store
@@ -153,7 +154,7 @@ def _uvicorn(app: ASGIApp, host: str, port: int, *, lifespan: Literal["on", "off
     return uvicorn.Server(config)
 
 
-class ListenError(OSError):
+class ListenError(StartProblem, OSError):
     """The address to serve on cannot be used; the message says which and what to do."""
 
 

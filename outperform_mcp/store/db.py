@@ -26,6 +26,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio.to_thread
 
+from ..problems import StartProblem
 from .migrations import migrate_sqlite
 
 T = TypeVar("T")
@@ -80,7 +81,7 @@ def existing(conn: Connection, table: str, column: str, values: Iterable[K]) -> 
     return {r[0] for r in rows}
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(StartProblem):
     """The database cannot be reached (or stopped answering); the message says which and what failed."""
 
 
