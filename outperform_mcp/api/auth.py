@@ -22,13 +22,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
 from pydantic import SecretStr, ValidationError
 
 from .errors import MalformedResponse, OutPerformError, Unauthorized
-from .models import LoginGrant, TokenGrant
+
+if TYPE_CHECKING:
+    from .models import TokenGrant  # imported on the first login: see client.py
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +225,8 @@ class TokenManager:
     async def _login(self) -> SecretStr:
         params = {"client_id": self._client_id, "client_secret": self._client_secret.get_secret_value()}
         payload = await self._get_json("oauth_login", params)
+        from .models import LoginGrant
+
         try:
             return SecretStr(LoginGrant.model_validate(payload).refresh_token)
         except ValidationError as exc:
@@ -239,6 +243,8 @@ class TokenManager:
                     self._file.clear()
                 raise Unauthorized("the refresh token was refused") from None
             raise
+        from .models import TokenGrant
+
         try:
             return TokenGrant.model_validate(payload)
         except ValidationError as exc:

@@ -36,20 +36,23 @@ from .errors import (
     Unauthorized,
     UpstreamUnavailable,
 )
-from .models import (
-    ChatbotConversation,
-    Contact,
-    ContactPage,
-    Conversation,
-    Label,
-    NewContact,
-    SendResult,
-    Sentiment,
-)
 from .transport import Answer, HttpSession, NotSent, TransportError
 
 if TYPE_CHECKING:
     from tenacity import RetryCallState
+
+    # Imported where a response is parsed: pydantic builds the models on import (about 6 ms of
+    # start-up, python -X importtime), and no request is made before the first tool call.
+    from .models import (
+        ChatbotConversation,
+        Contact,
+        ContactPage,
+        Conversation,
+        Label,
+        NewContact,
+        SendResult,
+        Sentiment,
+    )
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -293,6 +296,8 @@ class OutPerformClient:
     async def list_contacts(
         self, *, search: str | None = None, label: str | None = None, page: int = 1, limit: int = 20
     ) -> ContactPage:
+        from .models import Contact, ContactPage
+
         params = {"page": str(page), "limit": str(limit)}
         if search:
             params["search"] = search
@@ -318,6 +323,8 @@ class OutPerformClient:
         """Find one contact by token (the API has no single-contact read). ASSUMPTION: search matches
         tokens; if not, the conversation fallback here and guard.lookup's search by the number a
         contact was created with still find it."""
+        from .models import Contact
+
         page = await self.list_contacts(search=token, limit=5)
         for contact in page.items:
             if contact.token == token:
@@ -333,6 +340,8 @@ class OutPerformClient:
         return None
 
     async def create_contact(self, contact: NewContact) -> Contact:
+        from .models import Contact
+
         body: dict[str, Any] = {"name": contact.name, "contact": contact.phone}
         if contact.email:
             body["email"] = contact.email
@@ -344,6 +353,8 @@ class OutPerformClient:
     # ASSUMPTION: the list, label, chatbot and send answers' shapes are not on the vendor's page;
     # they are parsed tolerantly (see _data, _as_list and the models).
     async def list_labels(self) -> list[Label]:
+        from .models import Label
+
         payload = await self._read("labels", {})
         return [
             _parse(Label, {"name": raw} if isinstance(raw, str) else raw, "labels")
@@ -359,6 +370,8 @@ class OutPerformClient:
         page: int = 1,
         limit: int = 20,
     ) -> list[Conversation]:
+        from .models import Conversation
+
         params = {"page": str(page), "limit": str(limit)}
         if prospect_token:
             params["prospect_token"] = prospect_token
@@ -379,6 +392,8 @@ class OutPerformClient:
         page: int = 1,
         limit: int = 20,
     ) -> list[ChatbotConversation]:
+        from .models import ChatbotConversation
+
         params = {"page": str(page), "limit": str(limit)}
         if start_date:
             params["start_date"] = start_date.isoformat()
@@ -401,6 +416,8 @@ class OutPerformClient:
     async def send_session_message(
         self, prospect_token: str, message: str, *, instance_id: str | None = None
     ) -> SendResult:
+        from .models import SendResult
+
         body = {
             "prospect_token": prospect_token,
             "message": message,
@@ -417,6 +434,8 @@ class OutPerformClient:
         *,
         instance_id: str | None = None,
     ) -> SendResult:
+        from .models import SendResult
+
         bad = [p for p in parameters if "|" in p]
         if bad:
             raise BadRequest(f"template parameters cannot contain '|': {bad[0][:40]!r}")

@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .. import phones
 from ..api.client import OutPerformClient
-from ..api.models import Contact, Conversation
 from ..store.contacts import ContactState, created_phone, get_state
 from ..store.db import Connection, Store
 from .model import Window
+
+if TYPE_CHECKING:
+    from ..api.models import Contact, Conversation  # only annotations here (see api/client.py)
 
 
 def later(*times: datetime | None) -> datetime | None:

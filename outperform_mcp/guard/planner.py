@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 import anyio
 
 from .. import phones
 from ..api.client import OutPerformClient
 from ..api.errors import OutPerformError
-from ..api.models import Contact, Conversation
 from ..settings import GuardSettings
 from ..store import journal
 from ..store.contacts import ContactState, is_opt_out
@@ -23,6 +23,9 @@ from . import personalise, policy
 from .lookup import look_up
 from .model import Draft, GuardError, Item, Plan, Recipient, Refusal, Repeat, content_key
 from .templates import Catalogue, TemplateProblem
+
+if TYPE_CHECKING:
+    from ..api.models import Contact, Conversation  # only annotations here (see api/client.py)
 
 MAX_TEXT = 4096  # WhatsApp's limit for a text message
 MAX_PARAM = 1024

@@ -17,11 +17,13 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..api import models as api
 from .db import Connection
 from .optout import OptOutRules
+
+if TYPE_CHECKING:
+    from ..api import models as api  # only annotations here (see api/client.py)
 
 KINDS = ("labels", "contacts", "conversations", "chatbot")
 T = TypeVar("T")
