@@ -27,7 +27,7 @@ from typing import Any, Protocol, TypeVar
 import anyio.to_thread
 
 from ..problems import StartProblem
-from .migrations import migrate_sqlite
+from .migrations import migrate_sqlite, statements
 
 T = TypeVar("T")
 
@@ -129,6 +129,20 @@ async def _never() -> AsyncIterator[str | None]:
     yield None  # pragma: no cover - unreachable, makes this an async generator
 
 
+def _create_schemas(conn: sqlite3.Connection) -> None:
+    """``SCHEMAS`` in one transaction: one sync to disk (``synchronous=FULL``) instead of one per
+    statement, which made it about 5 ms of every start-up."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for ddl in SCHEMAS.values():
+            for statement in statements(ddl):
+                conn.execute(statement)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 class SqliteStore(Store):
     """One SQLite file (WAL) for one process: one connection, serialised by a lock."""
 
@@ -148,8 +162,7 @@ class SqliteStore(Store):
             self._conn.execute("PRAGMA busy_timeout=5000")
             self._conn.execute("PRAGMA foreign_keys=ON")
             migrate_sqlite(self._conn)
-            for ddl in SCHEMAS.values():
-                self._conn.executescript(ddl)
+            _create_schemas(self._conn)
 
     def call(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn`` in one transaction (synchronously)."""
