@@ -15,7 +15,6 @@ import importlib
 import inspect
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple, Protocol, TypeVar
 
@@ -41,8 +40,9 @@ OPT_IN: frozenset[str] = frozenset({"insights", "sql"})
 
 
 # What listing and selecting need of a tool or resource: a declaration (``ToolDef``) or a catalogue
-# entry (``catalogue.ToolEntry``), which has no function. Protocols, not a shared base: the entries
-# are NamedTuples, because a dataclass costs about 0.5 ms to create and start-up creates several.
+# entry (``catalogue.ToolEntry``), which has no function. The records here and in the catalogue are
+# NamedTuples, not dataclasses: a frozen dataclass class costs about 0.5 ms to create, a NamedTuple
+# a fifth of that, and start-up imports both modules.
 class ToolInfo(Protocol):
     @property
     def name(self) -> str: ...
@@ -91,8 +91,7 @@ def tool_annotations(t: ToolInfo) -> ToolAnnotations:
     )
 
 
-@dataclass(frozen=True)
-class ToolDef:
+class ToolDef(NamedTuple):
     fn: Callable[..., Any]
     name: str
     toolset: str
@@ -148,8 +147,7 @@ def tool(
     return decorate
 
 
-@dataclass(frozen=True)
-class ResourceDef:
+class ResourceDef(NamedTuple):
     fn: Callable[..., Any]
     toolset: str
     uri: str
@@ -218,8 +216,7 @@ def live() -> Listing:
     return Listing(dict(REGISTRY), dict(RESOURCES))
 
 
-@dataclass(frozen=True)
-class Surface:
+class Surface(NamedTuple):
     """What one configuration exposes."""
 
     tools: list[ToolInfo]
