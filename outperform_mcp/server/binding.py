@@ -46,6 +46,7 @@ def bind_entry(entry: ResourceEntry, deps: object) -> Callable[..., Any]:
 
 
 def bind(info: ResourceInfo, deps: object) -> Callable[..., Any]:
+    """The reader of a catalogue entry or of a declaration (when the catalogue is not current)."""
     if isinstance(info, ResourceEntry):
         return bind_entry(info, deps)
     if isinstance(info, ResourceDef):

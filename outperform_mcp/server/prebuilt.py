@@ -128,7 +128,7 @@ def uri_params(r: ResourceDef) -> tuple[tuple[str, str], ...]:
     names = {kind: name for name, kind in PARAM_TYPES.items()}
     out = []
     for p in list(inspect.signature(r.fn).parameters.values())[1:]:
-        kind = names.get(hints.get(p.name))  # type: ignore[arg-type]
+        kind = names.get(hints[p.name]) if p.name in hints else None
         if kind is None or p.default is not inspect.Parameter.empty:
             raise ValueError(f"{r.uri}: parameter {p.name} must be one of {', '.join(PARAM_TYPES)}, without a default")
         out.append((p.name, kind))
@@ -136,7 +136,8 @@ def uri_params(r: ResourceDef) -> tuple[tuple[str, str], ...]:
 
 
 def model_modules(models: Iterable[type[BaseModel]]) -> set[str]:
-    """Our modules that define a model (or enum) reachable from ``models``: their source decides the schemas too."""
+    """Our modules that define a class (a model, an enum) reachable from ``models``: their source
+    decides the schemas too."""
     seen: set[type] = set()
     todo: list[Any] = list(models)
     while todo:
