@@ -205,3 +205,50 @@ def test_calendar_buckets_are_the_same_on_both_backends(store: Store) -> None:
 
         got = store.call(buckets)
         assert got == (at.strftime("%Y-%m-%d"), at.strftime("%Y-W%W")), text
+
+
+def _threads_table(store: Store) -> list[tuple[object, ...]]:
+    rows = store.call(lambda c: c.execute("SELECT * FROM mirror_threads ORDER BY token").fetchall())
+    return [tuple(r) for r in rows]
+
+
+def _turn_facts(store: Store) -> list[tuple[object, ...]]:
+    rows = store.call(
+        lambda c: c.execute(
+            "SELECT token, at, turn_start, answered_at FROM mirror_messages ORDER BY token, at"
+        ).fetchall()
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_a_page_of_threads_is_stored_as_each_thread_alone_whatever_the_chunk(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Storing a page reads and writes all its threads together, in chunks of tokens: the messages,
+    turn facts and thread summaries must be exactly those of storing each thread on its own."""
+    page = [
+        Conversation.model_validate(
+            {
+                "prospect_token": f"tok{n}",
+                "message": [
+                    {"timestamp": f"2026-01-0{1 + n % 3} 10:0{k}:00", "text": f"m{n}-{k}", "direction": d}
+                    for k, d in enumerate(["inbound", "outbound", "inbound"][: 1 + n % 3])
+                ],
+            }
+        )
+        for n in range(7)
+    ]
+    alone = SqliteStore(tmp_path / "alone.db")
+    try:
+        for t in page:
+            alone.call(lambda c, t=t: mirror.upsert_conversations(c, [t], DEFAULT))
+        expected = (_threads_table(alone), _turn_facts(alone))
+    finally:
+        alone.close()
+    monkeypatch.setattr(mirror, "_CHUNK", 3)  # 7 threads: chunks of 3, 3 and 1
+    added = store.call(lambda c: mirror.upsert_conversations(c, page, DEFAULT))
+    assert added == sum(len(t.messages) for t in page)
+    assert (_threads_table(store), _turn_facts(store)) == expected
+    # The same page again adds nothing and changes nothing.
+    assert store.call(lambda c: mirror.upsert_conversations(c, page, DEFAULT)) == 0
+    assert (_threads_table(store), _turn_facts(store)) == expected

@@ -180,10 +180,13 @@ def _has_provisional(conn: Connection) -> bool:
 def upsert_conversations(conn: Connection, threads: Sequence[api.Conversation], rules: OptOutRules) -> int:
     """Store the threads' messages (a thread may hold only a date range of them); returns new messages."""
     provisional = _has_provisional(conn)
-    added = 0
     touched: set[str] = set()
+    # One read of what is stored and one insert for the whole page, not one of each per thread: on
+    # PostgreSQL each statement is a round trip, and a page holds up to a hundred threads.
+    known = _stored_keys(conn, [t.token for t in threads])
+    inserts: list[tuple[Any, ...]] = []
     for thread in threads:
-        stored = {r[0] for r in conn.execute("SELECT api_key FROM mirror_messages WHERE token = ?", (thread.token,))}
+        stored = known.setdefault(thread.token, set())
         rows = []
         for m in thread.messages:
             at = epoch(m.timestamp)
@@ -206,14 +209,25 @@ def upsert_conversations(conn: Connection, threads: Sequence[api.Conversation], 
         if len(rows) == len(stored):  # a thread new to the mirror: its turn facts now, not in a second pass
             rows.sort(key=lambda r: r[1])
             facts = [(int(t.turn_start), t.answered_at) for t in turns([(r[1], r[2]) for r in rows])]
-        conn.executemany(
-            """INSERT INTO mirror_messages (token, at, direction, type, text, source, api_key, opt_out, turn_start,
-                 answered_at) VALUES (?, ?, ?, ?, ?, 'api', ?, ?, ?, ?)""",
-            [(*row, *fact) for row, fact in zip(rows, facts, strict=True)],
-        )
-        added += len(rows)
+        inserts += [(*row, *fact) for row, fact in zip(rows, facts, strict=True)]
+    conn.executemany(
+        """INSERT INTO mirror_messages (token, at, direction, type, text, source, api_key, opt_out, turn_start,
+             answered_at) VALUES (?, ?, ?, ?, ?, 'api', ?, ?, ?, ?)""",
+        inserts,
+    )
     refresh_threads(conn, touched)
-    return added
+    return len(inserts)
+
+
+def _stored_keys(conn: Connection, tokens: list[str]) -> dict[str, set[str]]:
+    """The API keys of the messages stored for these threads, by thread (a page's worth of tokens)."""
+    out: dict[str, set[str]] = {}
+    if not tokens:
+        return out
+    marks = ", ".join("?" * len(tokens))
+    for token, key in conn.execute(f"SELECT token, api_key FROM mirror_messages WHERE token IN ({marks})", tokens):  # noqa: S608 - placeholders only
+        out.setdefault(token, set()).add(key)
+    return out
 
 
 def upsert_chatbot(conn: Connection, sessions: Sequence[api.ChatbotConversation]) -> None:
@@ -273,23 +287,36 @@ def turns(messages: Sequence[tuple[int, str]]) -> list[Turn]:
 
 
 def refresh_threads(conn: Connection, tokens: Iterable[str]) -> None:
-    """Recompute per-message turn facts and the thread summary of these contacts."""
-    for token in tokens:
-        rows = conn.execute(
-            "SELECT id, at, direction, turn_start, answered_at, opt_out FROM mirror_messages "
-            "WHERE token = ? ORDER BY at, id",
-            (token,),
-        ).fetchall()
-        if not rows:
-            conn.execute("DELETE FROM mirror_threads WHERE token = ?", (token,))
-            continue
+    """Recompute per-message turn facts and the thread summary of these contacts.
+
+    A handful of statements per chunk of threads (one read, one update, one delete, one insert),
+    not four per thread: on PostgreSQL each statement is a round trip."""
+    wanted = sorted(set(tokens))
+    for start in range(0, len(wanted), _CHUNK):
+        _refresh_some(conn, wanted[start : start + _CHUNK])
+
+
+_CHUNK = 500  # tokens per statement: well inside SQLite's and PostgreSQL's limits on parameters
+
+
+def _refresh_some(conn: Connection, wanted: list[str]) -> None:
+    marks = ", ".join("?" * len(wanted))
+    by_token: dict[str, list[Any]] = {}
+    for r in conn.execute(
+        "SELECT token, id, at, direction, turn_start, answered_at, opt_out FROM mirror_messages "  # noqa: S608
+        f"WHERE token IN ({marks}) ORDER BY token, at, id",
+        wanted,
+    ):
+        by_token.setdefault(r["token"], []).append(r)
+    changed: list[tuple[int, int | None, int]] = []
+    summaries: list[tuple[Any, ...]] = []
+    for token, rows in by_token.items():
         facts = turns([(r["at"], r["direction"]) for r in rows])
-        changed = [
+        changed += [
             (int(f.turn_start), f.answered_at, r["id"])
             for r, f in zip(rows, facts, strict=True)
             if (bool(r["turn_start"]), r["answered_at"]) != (f.turn_start, f.answered_at)
         ]
-        conn.executemany("UPDATE mirror_messages SET turn_start = ?, answered_at = ? WHERE id = ?", changed)
         inbound = [r["at"] for r in rows if r["direction"] == "inbound"]
         outbound = [r["at"] for r in rows if r["direction"] == "outbound"]
         last = rows[-1]
@@ -301,9 +328,7 @@ def refresh_threads(conn: Connection, tokens: Iterable[str]) -> None:
                     break
                 awaiting = r["at"]
         opted = [r["at"] for r in rows if r["opt_out"]]
-        conn.execute("DELETE FROM mirror_threads WHERE token = ?", (token,))
-        conn.execute(
-            "INSERT INTO mirror_threads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        summaries.append(
             (
                 token,
                 len(rows),
@@ -316,8 +341,12 @@ def refresh_threads(conn: Connection, tokens: Iterable[str]) -> None:
                 max(outbound) if outbound else None,
                 awaiting,
                 max(opted) if opted else None,
-            ),
+            )
         )
+    conn.executemany("UPDATE mirror_messages SET turn_start = ?, answered_at = ? WHERE id = ?", changed)
+    # A thread with no message left has no summary either.
+    conn.execute(f"DELETE FROM mirror_threads WHERE token IN ({marks})", wanted)  # noqa: S608
+    conn.executemany("INSERT INTO mirror_threads VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", summaries)
 
 
 # -- what the server knows first-hand --------------------------------------------------------
