@@ -63,5 +63,7 @@ for _ in range(20):  # spread over both workers
 text = open(log).read()
 workers = text.count("serving MCP on")
 assert workers == 2, text
+# The wheel carries the catalogue and sources that match it: listed without importing every toolset.
+assert "catalogue.json is" not in text, text
 print(f"installed wheel: --workers 2 on PostgreSQL answered tools/list ({workers} workers)")
 PYEOF
