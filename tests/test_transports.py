@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,8 @@ import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from outperform_mcp.cli import main
+from outperform_mcp.logs import QUIET
 from outperform_mcp.sandbox_wiring import sandbox_settings
 from outperform_mcp.settings import ApiSettings, Settings
 
@@ -155,6 +159,39 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     )
 
 
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def main_in_process(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Callable[..., Ran]]:
+    """``cli.main(args)`` in this process with ``env`` as the environment: the start-up checks run
+    exactly as in a process, without a second of interpreter and imports each. The process-level
+    contract (exit code 2 and one line on stderr from the real entry point) is checked apart, by
+    ``test_missing_settings_stop_start_with_one_message`` and test_install_paths."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level, {n: logging.getLogger(n).level for n in ("outperform_mcp", *QUIET)})
+
+    def run(*args: str, env: dict[str, str]) -> Ran:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    yield run
+    root.handlers[:] = saved[0]
+    root.setLevel(saved[1])
+    for name, level in saved[2].items():
+        logging.getLogger(name).setLevel(level)
+
+
 def test_missing_settings_stop_start_with_one_message(tmp_path: Path) -> None:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "OUTPERFORM_READ_TIMEOUT": "-1"}
     done = run_cli(env=env, cwd=tmp_path)
@@ -165,8 +202,8 @@ def test_missing_settings_stop_start_with_one_message(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
-def test_refuses_public_http_without_token(emulator: Any, tmp_path: Path) -> None:
-    done = run_cli("--http", "--host", "0.0.0.0", env=server_env(emulator, tmp_path), cwd=tmp_path)  # noqa: S104
+def test_refuses_public_http_without_token(emulator: Any, tmp_path: Path, main_in_process: Callable[..., Ran]) -> None:
+    done = main_in_process("--http", "--host", "0.0.0.0", env=server_env(emulator, tmp_path))  # noqa: S104
     assert done.returncode == 2
     assert "OUTPERFORM_MCP_TOKEN" in done.stderr
 
@@ -192,11 +229,13 @@ async def test_sandbox_mode_needs_no_account(tmp_path: Path) -> None:
             assert result.is_error is False
 
 
-def test_malformed_prompt_file_stops_start_with_its_name(emulator: Any, tmp_path: Path) -> None:
+def test_malformed_prompt_file_stops_start_with_its_name(
+    emulator: Any, tmp_path: Path, main_in_process: Callable[..., Ran]
+) -> None:
     prompts = tmp_path / "prompts"
     prompts.mkdir()
     (prompts / "broken.md").write_text("---\nname: broken\n---\nno description\n", encoding="utf-8")
-    done = run_cli(env=server_env(emulator, tmp_path, OUTPERFORM_PROMPTS_DIR=str(prompts)), cwd=tmp_path)
+    done = main_in_process(env=server_env(emulator, tmp_path, OUTPERFORM_PROMPTS_DIR=str(prompts)))
     assert done.returncode == 2
     assert "broken.md" in done.stderr
     assert "description" in done.stderr
@@ -213,17 +252,17 @@ def test_malformed_prompt_file_stops_start_with_its_name(emulator: Any, tmp_path
     ],
 )
 def test_bad_tool_selection_is_one_clear_line(
-    emulator: Any, tmp_path: Path, args: tuple[str, ...], expect: str
+    emulator: Any, tmp_path: Path, main_in_process: Callable[..., Ran], args: tuple[str, ...], expect: str
 ) -> None:
-    done = run_cli(*args, env=server_env(emulator, tmp_path), cwd=tmp_path)
+    done = main_in_process(*args, env=server_env(emulator, tmp_path))
     assert done.returncode == 2
     assert expect in done.stderr
     assert "Traceback" not in done.stderr
 
 
-def test_missing_prompts_folder_stops_start(emulator: Any, tmp_path: Path) -> None:
+def test_missing_prompts_folder_stops_start(emulator: Any, tmp_path: Path, main_in_process: Callable[..., Ran]) -> None:
     env = server_env(emulator, tmp_path, OUTPERFORM_PROMPTS_DIR=str(tmp_path / "nowhere"))
-    done = run_cli(env=env, cwd=tmp_path)
+    done = main_in_process(env=env)
     assert done.returncode == 2
     assert f"OUTPERFORM_PROMPTS_DIR: Value error, no such folder: {tmp_path / 'nowhere'}" in done.stderr
     assert "Traceback" not in done.stderr
@@ -240,12 +279,14 @@ def test_sandbox_gets_a_fresh_data_folder_per_process_unless_one_is_set(tmp_path
 
 
 @pytest.mark.parametrize("command", [("--http",), ("sandbox",)], ids=["server", "emulator"])
-def test_port_in_use_is_one_clear_line(emulator: Any, tmp_path: Path, command: tuple[str, ...]) -> None:
+def test_port_in_use_is_one_clear_line(
+    emulator: Any, tmp_path: Path, main_in_process: Callable[..., Ran], command: tuple[str, ...]
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = str(taken.getsockname()[1])
-        done = run_cli(*command, "--port", port, env=server_env(emulator, tmp_path), cwd=tmp_path)
+        done = main_in_process(*command, "--port", port, env=server_env(emulator, tmp_path))
     assert done.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "Traceback" not in done.stderr
