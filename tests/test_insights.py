@@ -166,7 +166,7 @@ async def test_a_tool_waiting_on_a_running_pass_gets_its_progress(emulator: Any,
     async def progress(done: float, total: float | None, message: str | None) -> None:
         seen.append((done, message or ""))
 
-    settings = MirrorSettings(sync_rate=0, sync_interval=0, sync_page_size=5)
+    settings = MirrorSettings(sync_rate=0, sync_interval=0, sync_page_size=20)  # many pages all the same
     async with (
         server_for(emulator, tmp_path, selection=INSIGHTS, mirror=settings) as (server, deps),
         Client(server) as c,

@@ -14,6 +14,7 @@ tool or resource (or a model in its arguments or result), write it again:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import sys
@@ -81,8 +82,16 @@ def prebuilt_tool(entry: ToolEntry, hidden: frozenset[str]) -> PrebuiltTool:
         is_async=entry.is_async,
     )
     tool.__dict__["output_schema"] = entry.output  # Tool.output_schema is a cached_property
-    tool._build = lambda: live_tool(resolve_tool(entry), hidden)
+    tool._build = lambda: _built_once(resolve_tool(entry), hidden)
     return tool
+
+
+@functools.lru_cache(maxsize=256)
+def _built_once(t: ToolDef, hidden: frozenset[str]) -> Tool:
+    """``live_tool``, once per tool and hidden set in a process. A built tool holds no state of the
+    server it serves, and a process that builds many servers (the tests, about 360 builds at 5 ms
+    each; a host embedding this) need not build the same models again."""
+    return live_tool(t, hidden)
 
 
 def build_tools(tools: Sequence[ToolInfo], hidden: frozenset[str]) -> list[Tool]:
