@@ -203,8 +203,9 @@ async def test_url_elicitation_modern_era_then_retry_reports_without_resending(e
 
 
 async def test_stdio_sandbox_serves_the_page_on_its_own_loopback_port(tmp_path: Path) -> None:
-    """`outperform-mcp --sandbox` over stdio: template previews use the sandbox catalogue, and the
-    approval page lives on a loopback listener of the server's own."""
+    """`outperform-mcp --sandbox` over stdio, with no account in the environment: it serves (the
+    search), template previews use the sandbox catalogue, and the approval page lives on a loopback
+    listener of the server's own. (It is also test_transports' stdio sandbox check: one process.)"""
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "OUTPERFORM_DATA_DIR": str(tmp_path)}
     params = StdioServerParameters(command=sys.executable, args=["-m", "outperform_mcp.cli", "--sandbox"], env=env)
     async with Client(params) as c:

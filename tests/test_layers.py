@@ -4,6 +4,7 @@ each have one way in. Reads the source (ast), so a function-level import counts 
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -27,7 +28,9 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
+@functools.cache
 def modules() -> dict[str, Path]:
+    """The package's modules by name (the tree does not change during a run: read once)."""
     out = {}
     for path in PACKAGE.rglob("*.py"):
         parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -36,11 +39,21 @@ def modules() -> dict[str, Path]:
     return out
 
 
+@functools.cache
+def _parse(path: Path, mtime_ns: int) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+def parsed(path: Path) -> ast.Module:
+    """A module's syntax tree, parsed once per version of the file (several checks walk each)."""
+    return _parse(path, path.stat().st_mtime_ns)
+
+
 def imports_of(name: str, path: Path) -> set[str]:
     """Every package module ``name`` imports, relative imports resolved."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
@@ -106,7 +119,7 @@ def test_shared_modules_import_nothing_of_the_package_but_each_other() -> None:
 
 
 def names_used(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = parsed(path)
     used = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

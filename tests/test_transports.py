@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 import httpx2
 import pytest
@@ -216,17 +215,6 @@ def test_check_prints_expiry_never_the_token(emulator: Any, tmp_path: Path) -> N
     bad = run_cli("check", env=server_env(emulator, tmp_path, OUTPERFORM_CLIENT_SECRET="wrong"), cwd=tmp_path)
     assert bad.returncode == 1
     assert "OUTPERFORM_CLIENT_SECRET" in bad.stderr
-
-
-async def test_sandbox_mode_needs_no_account(tmp_path: Path) -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "OUTPERFORM_DATA_DIR": str(tmp_path)}
-    params = StdioServerParameters(
-        command=sys.executable, args=["-m", "outperform_mcp.cli", "--sandbox"], env=env, cwd=str(tmp_path)
-    )
-    with anyio.fail_after(30):
-        async with Client(params) as client:
-            result = await client.call_tool("search_contacts", {"search": "Aisha"})
-            assert result.is_error is False
 
 
 def test_malformed_prompt_file_stops_start_with_its_name(
