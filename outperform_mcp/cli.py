@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib.util
 import ipaddress
 import logging
@@ -122,20 +123,30 @@ async def _serve(args: argparse.Namespace, settings: Settings, sock: socket.sock
             f"refusing to serve HTTP on {args.host} without a bearer token: set OUTPERFORM_MCP_TOKEN, "
             "or listen on 127.0.0.1"
         )
-    from .server.app import Selection, build_server
-    from .server.runtime import open_deps, serve_http, serve_stdio
+    # Start-up makes a great many objects that live as long as the process (the SDK's protocol
+    # models, ours), and the collector scanned them again and again while they were made: about
+    # 60 ms of a 650 ms start (gc.callbacks). Off until the server is built; then what exists is
+    # frozen out of every later collection, and collection resumes for what serving makes.
+    gc.disable()
+    try:
+        from .server.app import Selection, build_server
+        from .server.runtime import open_deps, serve_http, serve_stdio
 
-    selection = Selection(args.toolsets, args.tools, args.exclude_tools, args.read_only)
-    if args.sandbox:  # the emulator's /_sandbox/inbound then reaches this server's webhook receiver
-        from .sandbox_wiring import connect_webhook
+        selection = Selection(args.toolsets, args.tools, args.exclude_tools, args.read_only)
+        if args.sandbox:  # the emulator's /_sandbox/inbound then reaches this server's webhook receiver
+            from .sandbox_wiring import connect_webhook
 
-        settings = await connect_webhook(settings, http=(args.host, args.port) if args.http else None)
-    async with open_deps(settings) as deps:
-        server = build_server(deps, selection, settings.server.prompts_dir)
-        if args.http:
-            await serve_http(server, deps, args.host, args.port, sock=sock)
-        else:
-            await serve_stdio(server, deps)
+            settings = await connect_webhook(settings, http=(args.host, args.port) if args.http else None)
+        async with open_deps(settings) as deps:
+            server = build_server(deps, selection, settings.server.prompts_dir)
+            gc.freeze()
+            gc.enable()
+            if args.http:
+                await serve_http(server, deps, args.host, args.port, sock=sock)
+            else:
+                await serve_stdio(server, deps)
+    finally:
+        gc.enable()
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -181,6 +182,7 @@ def main_in_process(
             monkeypatch.setenv(name, value)
         capsys.readouterr()
         code = main(list(args))
+        assert gc.isenabled(), "a failed start left the garbage collector off"
         out, err = capsys.readouterr()
         return Ran(code, out, err)
 
