@@ -168,7 +168,7 @@ async def test_commit_needs_the_code_only_the_preparing_call_got(emulator: Any, 
         async with (
             httpx2.AsyncClient(verify=CA2, headers={"Authorization": f"Bearer {token}"}, timeout=30) as http,
             Client(
-                streamable_http_client(url, http_client=http),  # type: ignore[arg-type]
+                streamable_http_client(url, http_client=http),
                 mode=mode,
                 client_info=types.Implementation(name=name, version="1"),
             ) as c,

@@ -123,7 +123,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 async def connect(replica: Replica) -> AsyncIterator[Client]:
     async with (
         httpx2.AsyncClient(verify=CA2, headers=AUTH, timeout=60) as http,
-        Client(streamable_http_client(replica.url, http_client=http)) as client,  # type: ignore[arg-type]
+        Client(streamable_http_client(replica.url, http_client=http)) as client,
     ):
         yield client
 

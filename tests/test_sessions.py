@@ -46,5 +46,5 @@ async def test_one_client_cannot_fill_the_session_table(emulator: Any, tmp_path:
                     headers={**HEADERS, "mcp-session-id": ids[0], "mcp-protocol-version": "2025-11-25"},
                 )
                 assert old.status_code == 404  # the flooder lost its oldest session, nobody else did
-            async with Client(streamable_http_client(url), mode="legacy") as c:  # type: ignore[arg-type]
+            async with Client(streamable_http_client(url), mode="legacy") as c:
                 assert (await c.list_tools()).tools

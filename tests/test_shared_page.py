@@ -76,7 +76,7 @@ async def test_a_2026_07_28_retry_sealed_on_one_replica_is_answered_by_another_a
         async with (
             httpx2.AsyncClient(verify=CA2, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30) as http,
             Client(
-                streamable_http_client(url, http_client=http),  # type: ignore[arg-type]
+                streamable_http_client(url, http_client=http),
                 mode="auto",
                 elicitation_callback=Human(),
             ) as c,

@@ -72,7 +72,7 @@ async def http_client(
 
     async with (
         httpx2.AsyncClient(verify=CA2, headers=headers, timeout=30, event_hooks={"response": [record]}) as http,
-        Client(streamable_http_client(url, http_client=http), mode=mode) as client,  # type: ignore[arg-type]
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         yield client
 
